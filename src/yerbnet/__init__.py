@@ -1,0 +1,1 @@
+"""yerbnet: find Guayakí yerba-mate products in Instagram photos."""

@@ -1,0 +1,1 @@
+"""Turning a labelling tool's export into one canonical labels table."""

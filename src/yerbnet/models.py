@@ -1,0 +1,91 @@
+"""The model zoo: one registry entry per backbone, two heads, sigmoid multi-label outputs.
+
+Every model takes raw pixels in [0, 255] and rescales them itself to the range its
+backbone was trained on, so predict never has to know the architecture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from yerbnet.errors import UserError
+from yerbnet.params import TrainParams
+
+Backbone = Callable[[keras.KerasTensor, TrainParams, str | None], keras.KerasTensor]
+
+
+def _to_unit_range(x: keras.KerasTensor) -> keras.KerasTensor:
+    """[0, 255] -> [-1, 1], what MobileNetV2 and Xception expect (and our from-scratch CNN)."""
+    return layers.Rescaling(1 / 127.5, offset=-1, name="to_unit_range")(x)
+
+
+def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
+    """The seed's from-scratch net: conv/conv/pool blocks whose width doubles each block."""
+    if weights:
+        raise UserError("params.yaml: train.weights must be null for simple_cnn (it has no pretrained weights)")
+    x = _to_unit_range(x)
+    for block in range(cfg.cnn_blocks):
+        filters = cfg.cnn_filters * 2**block
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+    return x
+
+
+def _application(factory: Callable[..., keras.Model], unit_range: bool, **kwargs) -> Backbone:
+    def build(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
+        if unit_range:
+            x = _to_unit_range(x)
+        extra = {"alpha": cfg.alpha} if factory is keras.applications.MobileNetV2 else {}
+        try:
+            backbone = factory(include_top=False, weights=weights, input_shape=tuple(x.shape[1:]), **extra, **kwargs)
+        except Exception as exc:  # Keras raises a bare Exception when the weights download fails
+            if weights == "imagenet" and "URL fetch failure" in str(exc):
+                raise UserError(
+                    "train.weights = imagenet needs a download, and there is no network: download the "
+                    "file on a connected machine and set train.weights to its local path (see README)"
+                ) from None
+            raise
+        return backbone(x)
+
+    return build
+
+
+BACKBONES: dict[str, Backbone] = {
+    "simple_cnn": _simple_cnn,
+    "mobilenet_v2": _application(keras.applications.MobileNetV2, unit_range=True),
+    "xception": _application(keras.applications.Xception, unit_range=True),
+    # EfficientNet rescales [0, 255] inputs inside its own first layers.
+    "efficientnet_b0": _application(keras.applications.EfficientNetB0, unit_range=False),
+}
+
+
+def resolve_weights(weights: str | None) -> str | None:
+    """``null``, ``imagenet`` or an existing local file (Keras' own error for a missing one is vague)."""
+    if weights in (None, "imagenet"):
+        return weights
+    path = Path(weights)
+    if not path.is_file():
+        raise UserError(f"params.yaml: train.weights = {weights!r}: file not found; allowed: null | imagenet | a weights file")
+    if not path.name.endswith(".h5"):
+        raise UserError(f"params.yaml: train.weights = {weights!r}; allowed: a '.weights.h5' or '.h5' file")
+    return str(path)
+
+
+def build_model(cfg: TrainParams, image_size: int, num_classes: int) -> keras.Model:
+    if cfg.architecture not in BACKBONES:
+        raise UserError(f"params.yaml: train.architecture = {cfg.architecture!r}; allowed: {' | '.join(BACKBONES)}")
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if cfg.head == "gap_dense":
+        x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(cfg.dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="sigmoid", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"yerbnet_{cfg.architecture}_{cfg.head}")

@@ -1,0 +1,202 @@
+"""params.yaml, parsed and validated once into typed, frozen objects.
+
+Every stage calls :func:`load_params` first, so a misspelled key, an unknown
+architecture or a negative fraction stops the run before any work starts, with one
+line that names the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from yerbnet.errors import UserError
+
+PARAMS_FILE = Path("params.yaml")
+
+ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0")
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _non_negative(value: float) -> bool:
+    return value >= 0
+
+
+def _fraction(value: float) -> bool:
+    return 0 < value < 1
+
+
+def _check(predicate: typing.Callable[[Any], bool], allowed: str) -> dict[str, Any]:
+    """Field metadata: a value test and the words that describe what it allows."""
+    return {"check": predicate, "allowed": allowed}
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    images: int = field(default=800, metadata=_check(lambda v: v >= 10, "an integer >= 10"))
+
+
+@dataclass(frozen=True)
+class ScrapeParams:
+    source: Literal["synthetic", "instagram", "directory"] = "synthetic"
+    profile: str = "guayaki"
+    directory: str | None = None
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+
+
+@dataclass(frozen=True)
+class LabelsParams:
+    export: str | None = None
+
+
+@dataclass(frozen=True)
+class EncodeParams:
+    merge: dict[str, str] = field(default_factory=dict)
+    min_count: int = field(default=0, metadata=_check(_non_negative, "an integer >= 0"))
+    val_fraction: float = field(default=0.15, metadata=_check(_fraction, "a number between 0 and 1"))
+    test_fraction: float = field(default=0.15, metadata=_check(_fraction, "a number between 0 and 1"))
+
+    def __post_init__(self) -> None:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise UserError(
+                f"params.yaml: encode.val_fraction + encode.test_fraction = "
+                f"{self.val_fraction + self.test_fraction:g}; allowed: less than 1"
+            )
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    copies: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
+    rotation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5"))
+    translation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of the image side, 0 to 0.5"))
+    fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
+    resize: Literal["pad", "crop"] = "pad"
+    shard_size: int = field(default=1024, metadata=_check(_positive, "an integer > 0"))
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    architecture: Literal[ARCHITECTURES] = "mobilenet_v2"  # type: ignore[valid-type]
+    head: Literal["gap", "gap_dense"] = "gap"
+    weights: str | None = None
+    alpha: float = field(default=1.0, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
+    cnn_blocks: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
+    cnn_filters: int = field(default=32, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
+    dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
+    dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
+    batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
+    learning_rate: float = field(default=0.001, metadata=_check(_positive, "a number > 0"))
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    loss: Literal["bce", "weighted_bce", "focal"] = "bce"
+    max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
+    epochs: int = field(default=10, metadata=_check(_positive, "an integer > 0"))
+    patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    threshold: float | Literal["tuned"] = field(
+        default=0.5,
+        metadata=_check(lambda v: v == "tuned" or 0 < v < 1, "a number between 0 and 1, or 'tuned'"),
+    )
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 42
+    image_size: int = field(default=128, metadata=_check(lambda v: 32 <= v <= 1024, "an integer from 32 to 1024"))
+    scrape: ScrapeParams = field(default_factory=ScrapeParams)
+    labels: LabelsParams = field(default_factory=LabelsParams)
+    encode: EncodeParams = field(default_factory=EncodeParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and validate a params file; raise :class:`UserError` on the first problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return parse_params(raw or {}, source=str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Build :class:`Params` from an already-loaded mapping (what tests and `-S` overrides give)."""
+    return _build(Params, raw, prefix="", source=source)
+
+
+def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: {where} must be a mapping of keys, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise UserError(
+                f"{source}: unknown key '{prefix}{key}'{hint}; allowed keys: {', '.join(fields)}"
+            )
+    values = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}{name}"
+        values[name] = _convert(hints[name], raw[name], key, source)
+        check = f.metadata.get("check")
+        if check and not check(values[name]):
+            raise UserError(f"{source}: {key} = {raw[name]!r}; allowed: {f.metadata['allowed']}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
+    """Check ``value`` against a type hint, converting ints to floats where a float is wanted."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, prefix=f"{key}.", source=source)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _convert(option, value, key, source)
+            except UserError:
+                continue
+        raise UserError(f"{source}: {key} = {value!r}; allowed: {_describe(hint)}")
+    if origin is Literal:
+        if value in typing.get_args(hint):
+            return value
+        raise UserError(f"{source}: {key} = {value!r}; allowed: {_describe(hint)}")
+    if origin is dict:
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return dict(value)
+        raise UserError(f"{source}: {key} = {value!r}; allowed: a mapping of label to label")
+    if hint is type(None) and value is None:
+        return None
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str) and isinstance(value, hint) and not isinstance(value, bool):
+        return value
+    raise UserError(f"{source}: {key} = {value!r}; allowed: {_describe(hint)}")
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        return " | ".join(str(v) for v in typing.get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_describe(option) for option in typing.get_args(hint))
+    return {int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(hint, str(hint))

@@ -1,0 +1,97 @@
+"""The scrape stage: every source writes the same contract into ``data/raw``.
+
+``images/`` holds the photos under instaloader's file names, ``posts.csv`` one row per
+image (:class:`ImageRecord`). Later stages never learn where the images came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from yerbnet import files
+from yerbnet.errors import UserError
+from yerbnet.labels import azure
+from yerbnet.params import ScrapeParams
+
+IMAGES_DIR = "images"
+MANIFEST = "posts.csv"
+SYNTHETIC_EXPORT = "labels.csv"
+JPEG_QUALITY = 92
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One row of ``posts.csv``."""
+
+    file: str
+    shortcode: str
+    date_utc: str
+    carousel_index: int
+    source: str
+    width: int
+    height: int
+    sha256: str
+
+
+def scrape(cfg: ScrapeParams, seed: int, raw_dir: Path) -> list[ImageRecord]:
+    """Fill ``raw_dir`` from the configured source and return the manifest rows."""
+    if cfg.source == "synthetic":
+        return scrape_synthetic(raw_dir, images=cfg.synthetic.images, seed=seed)
+    raise UserError(
+        f"params.yaml: scrape.source = {cfg.source!r} is not implemented yet; allowed now: synthetic"
+    )
+
+
+def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]:
+    """Render the embedded data set, plus the Azure-style labels export a labeller would give."""
+    from yerbnet.sources.synthetic import render_photos
+
+    records, export_rows = [], []
+    for photo in tqdm(render_photos(images, seed), total=images, desc="scrape synthetic", unit="img"):
+        record = save_jpeg(photo.image, raw_dir / IMAGES_DIR / photo.file_name, "synthetic",
+                           photo.shortcode, photo.date_utc, photo.carousel_index)
+        records.append(record)
+        export_rows.append((azure.datastore_url(photo.file_name), list(photo.labels)))
+    write_manifest(raw_dir / MANIFEST, records)
+    azure.write_csv_export(raw_dir / SYNTHETIC_EXPORT, export_rows)
+    return records
+
+
+def save_jpeg(image: Image.Image, path: Path, source: str, shortcode: str,
+              date_utc: datetime, carousel_index: int) -> ImageRecord:
+    """Encode ``image`` as JPEG, write it atomically and describe it for the manifest."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    data = buffer.getvalue()
+    files.write_bytes(path, data)
+    return ImageRecord(
+        file=path.name,
+        shortcode=shortcode,
+        date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        carousel_index=carousel_index,
+        source=source,
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def write_manifest(path: Path, records: list[ImageRecord]) -> None:
+    frame = pd.DataFrame([asdict(r) for r in records], columns=[f.name for f in fields(ImageRecord)])
+    frame = frame.sort_values("file", kind="stable")
+    files.write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def read_manifest(raw_dir: Path) -> pd.DataFrame:
+    path = raw_dir / MANIFEST
+    if not path.exists():
+        raise UserError(f"{path}: not found; run the scrape stage first (dvc repro scrape)")
+    return pd.read_csv(path, dtype={"file": str, "shortcode": str, "sha256": str}, keep_default_na=False)

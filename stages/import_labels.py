@@ -1,0 +1,18 @@
+"""import_labels: the Azure ML Data Labeling export -> data/labels/labels.csv and report.json."""
+
+from pathlib import Path
+
+from yerbnet.errors import reported_as_exit
+from yerbnet.labels.importer import import_labels
+from yerbnet.params import load_params
+from yerbnet.sources import SYNTHETIC_EXPORT, read_manifest
+
+RAW = Path("data/raw")
+OUT = Path("data/labels")
+
+if __name__ == "__main__":
+    with reported_as_exit():
+        params = load_params()
+        export = Path(params.labels.export) if params.labels.export else RAW / SYNTHETIC_EXPORT
+        report = import_labels(export, read_manifest(RAW)["file"].tolist(), OUT)
+        print("import_labels: " + ", ".join(f"{k} {v}" for k, v in report.items()))

@@ -1,0 +1,16 @@
+"""train: data/augmented -> models/model.keras, per-epoch metrics in dvclive/train."""
+
+from pathlib import Path
+
+from yerbnet.errors import reported_as_exit
+from yerbnet.params import load_params
+from yerbnet.training import train
+
+SHARDS = Path("data/augmented")
+MODEL = Path("models/model.keras")
+LIVE = Path("dvclive/train")
+
+if __name__ == "__main__":
+    with reported_as_exit():
+        params = load_params()
+        train(params.train, SHARDS, MODEL, LIVE, params.seed)
