@@ -52,9 +52,23 @@ def _application(factory: Callable[..., keras.Model], unit_range: bool, **kwargs
                     "file on a connected machine and set train.weights to its local path (see README)"
                 ) from None
             raise
+        if weights is None:
+            _fast_batchnorm(backbone)
         return backbone(x)
 
     return build
+
+
+def _fast_batchnorm(model: keras.Model) -> None:
+    """Let BatchNorm statistics follow a from-scratch model within a few hundred steps.
+
+    keras.applications builds BatchNorm with momentum 0.999, tuned for ImageNet-length
+    runs; on a few hundred steps its moving averages stay near their initial values and
+    validation (inference mode) scores are noise.
+    """
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = 0.9
 
 
 BACKBONES: dict[str, Backbone] = {

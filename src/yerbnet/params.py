@@ -89,7 +89,7 @@ class TrainParams:
     architecture: Literal[ARCHITECTURES] = "mobilenet_v2"  # type: ignore[valid-type]
     head: Literal["gap", "gap_dense"] = "gap"
     weights: str | None = None
-    alpha: float = field(default=1.0, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
+    alpha: float = field(default=0.35, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
     cnn_blocks: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
     cnn_filters: int = field(default=32, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))

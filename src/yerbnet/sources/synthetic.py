@@ -6,8 +6,8 @@ and 0-3 product instances recognisable by family shape (tall can, slim can, glas
 and flavour colours. Label frequencies mimic the real project's imbalance, and heavily
 blurred products get only their base class, as the human labelling rule says.
 
-Every photo's randomness comes from ``numpy.random.default_rng([seed, post, item])``, so a
-photo depends only on ``(seed, position)``, never on global random state.
+Every post and every photo draws from its own numpy stream keyed by ``(seed, post[, item])``,
+so a photo depends only on its seed and position, never on global random state.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def render_photos(images: int, seed: int) -> Iterator[SyntheticPhoto]:
     """
     date, post, produced = START, 0, 0
     while produced < images:
-        rng = np.random.default_rng([seed, post])
+        rng = _rng(seed, post)
         # The first post lands on 2016-01-01; later gaps are log-uniform from 1 hour to 4 days.
         gap = rng.integers(0, 86399) if post == 0 else math.exp(rng.uniform(*LOG_GAP_RANGE))
         date += timedelta(seconds=int(gap) + 1)  # +1: strictly increasing, so file names never collide
@@ -95,11 +95,21 @@ def render_photos(images: int, seed: int) -> Iterator[SyntheticPhoto]:
         stamp = date.strftime("%Y-%m-%d_%H-%M-%S_UTC")
         for item in range(count):
             index = item + 1 if count > 1 else 0  # a sidecar truncated to one image is a plain post
-            image, labels = _render_photo(np.random.default_rng([seed, post, index]))
+            image, labels = _render_photo(_rng(seed, post, index))
             name = f"{stamp}_{index}.jpg" if index else f"{stamp}.jpg"
             yield SyntheticPhoto(name, shortcode, date, index, image, labels)
         produced += count
         post += 1
+
+
+def _rng(seed: int, *key: int) -> Rng:
+    """An independent stream per ``(seed, key)``.
+
+    Not ``default_rng([seed, *key])``: numpy zero-pads short entropy, so ``[s, p]`` and
+    ``[s, p, 0]`` would be the same stream and a post's draws would steer its image's.
+    Spawn keys of different lengths never collide.
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def _shortcode(rng: Rng, post: int) -> str:
