@@ -10,7 +10,7 @@ from yerbnet.params import Params, load_params, parse_params
 def test_the_committed_params_file_is_valid_and_matches_the_defaults():
     params = load_params()
     assert params == Params()
-    assert params.train.architecture == "mobilenet_v2"
+    assert params.train.architecture == "simple_cnn"
 
 
 @pytest.mark.parametrize(

@@ -24,18 +24,21 @@ def _to_unit_range(x: keras.KerasTensor) -> keras.KerasTensor:
 
 
 def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
-    """The seed's from-scratch net: conv/conv/pool blocks whose width doubles each block."""
+    """The seed's from-scratch net: a strided stem, then conv/pool blocks doubling in width."""
     if weights:
         raise UserError("params.yaml: train.weights must be null for simple_cnn (it has no pretrained weights)")
     x = _to_unit_range(x)
-    for block in range(cfg.cnn_blocks):
-        filters = cfg.cnn_filters * 2**block
-        for _ in range(2):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.ReLU()(x)
+    x = _conv_bn_relu(x, cfg.cnn_filters, kernel=5, strides=2)
+    for block in range(1, cfg.cnn_blocks + 1):
+        x = _conv_bn_relu(x, cfg.cnn_filters * 2**block, kernel=3, strides=1)
         x = layers.MaxPooling2D()(x)
     return x
+
+
+def _conv_bn_relu(x: keras.KerasTensor, filters: int, kernel: int, strides: int) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.ReLU()(x)
 
 
 def _application(factory: Callable[..., keras.Model], unit_range: bool, **kwargs) -> Backbone:
@@ -97,7 +100,10 @@ def build_model(cfg: TrainParams, image_size: int, num_classes: int) -> keras.Mo
         raise UserError(f"params.yaml: train.architecture = {cfg.architecture!r}; allowed: {' | '.join(BACKBONES)}")
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    # gmp: "is this product anywhere in the photo" is a max over positions; an average
+    # dilutes a small can among the background.
+    pool = layers.GlobalMaxPooling2D if cfg.head == "gmp" else layers.GlobalAveragePooling2D
+    x = pool(name="pool")(x)
     if cfg.head == "gap_dense":
         x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(cfg.dropout, name="dropout")(x)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -49,8 +50,14 @@ class SyntheticParams:
 @dataclass(frozen=True)
 class ScrapeParams:
     source: Literal["synthetic", "instagram", "directory"] = "synthetic"
-    profile: str = "guayaki"
-    directory: str | None = None
+    profile: str = field(default="guayaki", metadata=_check(lambda v: re.fullmatch(r"[A-Za-z0-9._]{1,30}", v) is not None, "an Instagram user name (letters, digits, '.', '_')"))
+    max_posts: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "an integer > 0, or null for every post"))
+    session_user: str | None = None
+    videos: Literal["skip", "thumbnail"] = "skip"
+    # A dependency in dvc.yaml, so it must always name a folder that exists (the repo ships an empty photos/).
+    directory: str = field(default="photos", metadata=_check(lambda v: v.strip() != "", "a folder path"))
+    max_pixels: int = field(default=64_000_000, metadata=_check(lambda v: 0 < v <= 178_956_970, "an integer from 1 to 178956970 (Pillow's own hard limit)"))
+    max_side: int | None = field(default=1440, metadata=_check(lambda v: v is None or v >= 32, "an integer >= 32, or null to keep full size"))
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 
@@ -86,20 +93,21 @@ class AugmentParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    architecture: Literal[ARCHITECTURES] = "mobilenet_v2"  # type: ignore[valid-type]
-    head: Literal["gap", "gap_dense"] = "gap"
+    architecture: Literal[ARCHITECTURES] = "simple_cnn"  # type: ignore[valid-type]
+    head: Literal["gap", "gap_dense", "gmp"] = "gmp"
     weights: str | None = None
     alpha: float = field(default=0.35, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
-    cnn_blocks: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
-    cnn_filters: int = field(default=32, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
+    cnn_blocks: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
+    cnn_filters: int = field(default=16, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
     dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
     batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
-    learning_rate: float = field(default=0.001, metadata=_check(_positive, "a number > 0"))
+    learning_rate: float = field(default=0.003, metadata=_check(_positive, "a number > 0"))
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     loss: Literal["bce", "weighted_bce", "focal"] = "bce"
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
-    epochs: int = field(default=10, metadata=_check(_positive, "an integer > 0"))
+    epochs: int = field(default=20, metadata=_check(_positive, "an integer > 0"))
     patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
 
 

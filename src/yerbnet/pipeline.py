@@ -48,6 +48,8 @@ def split_dataset(shards_dir: Path, split: str, batch_size: int, *, shuffle: boo
 
     paths = [str(shards_dir / shard["file"]) for shard in info["shards"]]
     data = tf.data.TFRecordDataset(paths, num_parallel_reads=tf.data.AUTOTUNE)
+    # A known length lets Keras show progress and stops its "ran out of data" warning.
+    data = data.apply(tf.data.experimental.assert_cardinality(info["records"]))
     if shuffle:
         data = data.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     data = data.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -58,9 +59,13 @@ def make_loss(cfg: TrainParams, train_counts: list[int], train_images: int) -> k
     return keras.losses.BinaryCrossentropy()
 
 
-def make_optimizer(cfg: TrainParams) -> keras.optimizers.Optimizer:
+def make_optimizer(cfg: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The optimizer, its learning rate optionally decayed to zero along a cosine over all epochs."""
+    rate = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=cfg.epochs * steps_per_epoch)
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    return optimizers[cfg.optimizer](learning_rate=cfg.learning_rate)
+    return optimizers[cfg.optimizer](learning_rate=rate)
 
 
 class ThroughputLogger(keras.callbacks.Callback):
@@ -92,7 +97,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
 
     model = build_model(cfg, index["image_size"], len(classes))
     model.compile(
-        optimizer=make_optimizer(cfg),
+        optimizer=make_optimizer(cfg, math.ceil(index["splits"]["train"]["records"] / cfg.batch_size)),
         loss=make_loss(cfg, index["splits"]["train"]["positives"], index["splits"]["train"]["records"]),
         metrics=[
             keras.metrics.AUC(curve="PR", multi_label=True, num_labels=len(classes), name="pr_auc"),

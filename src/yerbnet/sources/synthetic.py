@@ -287,7 +287,8 @@ def _distractor(rng: Rng) -> tuple[Painter, float]:
     """A random non-product object and its height/width ratio."""
     kind = rng.choice(4, p=(0.25, 0.2, 0.35, 0.2))
     if kind == 0:
-        return partial(_draw_soda, body=_colour(rng), stripe=_colour(rng)), rng.uniform(1.3, 1.7)
+        # Muted: other brands' cans are told apart by shape and by not wearing a flavour's colours.
+        return partial(_draw_soda, body=_muted(_colour(rng)), stripe=_muted(_colour(rng))), rng.uniform(1.3, 1.7)
     if kind == 1:
         return partial(_draw_bottle, glass=PLAIN_GLASS[rng.integers(2)], label=None), rng.uniform(2.6, 3.2)
     if kind == 2:
@@ -340,7 +341,7 @@ def _place_product(scene: Image.Image, rng: Rng, leaf: str, blurred: bool, slot_
         paint = partial(_draw_bottle, glass=PRODUCT_GLASS[rng.integers(2)], label=(primary, accent))
     else:
         paint = partial(_draw_can if family == "Cans" else _draw_slim, primary=primary, accent=accent)
-    height = int(scene.height * rng.uniform(0.30, 0.75))
+    height = int(scene.height * rng.uniform(0.40, 0.80))
     width = max(4, round(height / ASPECTS[family]))
     angle = rng.uniform(-25, 25)
     # Radius ~ a third of the width smears the bands into one colour: the flavour is unreadable.

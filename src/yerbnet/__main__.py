@@ -1,0 +1,5 @@
+"""``python -m yerbnet`` is the ``yerbnet`` command."""
+
+from yerbnet.cli import main
+
+raise SystemExit(main())

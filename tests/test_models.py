@@ -1,0 +1,53 @@
+import keras
+import numpy as np
+import pytest
+
+from yerbnet.errors import UserError
+from yerbnet.models import BACKBONES, build_model
+from yerbnet.params import ARCHITECTURES, TrainParams
+from yerbnet.training import WeightedBinaryCrossentropy, positive_weights
+
+TINY_CNN = TrainParams(architecture="simple_cnn", cnn_blocks=2, cnn_filters=4)
+
+
+def test_params_and_the_registry_name_the_same_architectures():
+    assert set(ARCHITECTURES) == set(BACKBONES)
+
+
+@pytest.mark.parametrize("head", ["gap", "gap_dense"])
+def test_a_model_maps_raw_pixels_to_one_probability_per_class(head):
+    model = build_model(TrainParams(architecture="simple_cnn", head=head, cnn_blocks=2, cnn_filters=4, dense_units=8), 32, 5)
+    scores = model.predict(np.full((2, 32, 32, 3), 255.0, dtype=np.float32), verbose=0)
+    assert scores.shape == (2, 5)
+    assert ((scores > 0) & (scores < 1)).all()
+    assert ("dense" in [layer.name for layer in model.layers]) == (head == "gap_dense")
+
+
+def test_local_weights_load_by_path_and_a_missing_file_is_named(tmp_path):
+    cfg = TrainParams(architecture="mobilenet_v2", alpha=0.35)
+    donor = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=0.35, input_shape=(32, 32, 3))
+    path = tmp_path / "mobilenet.weights.h5"
+    donor.save_weights(path)
+    model = build_model(TrainParams(**{**cfg.__dict__, "weights": str(path)}), 32, 3)
+    loaded = model.get_layer(donor.name).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, donor.get_weights()))
+    with pytest.raises(UserError, match="missing.weights.h5'.*file not found"):
+        build_model(TrainParams(**{**cfg.__dict__, "weights": str(tmp_path / "missing.weights.h5")}), 32, 3)
+
+
+def test_simple_cnn_refuses_pretrained_weights():
+    with pytest.raises(UserError, match="must be null for simple_cnn"):
+        build_model(TrainParams(architecture="simple_cnn", weights="imagenet"), 32, 3)
+
+
+def test_positive_weights_favour_rare_classes_within_the_cap():
+    assert positive_weights([50, 10, 0], train_images=100, cap=5.0) == [1.0, 5.0, 5.0]
+    assert positive_weights([20], train_images=100, cap=10.0) == [4.0]
+
+
+def test_weighted_bce_equals_bce_with_unit_weights_and_grows_with_the_weight():
+    y_true = np.array([[1.0, 0.0]])
+    y_pred = np.array([[0.3, 0.2]])
+    plain = float(keras.losses.BinaryCrossentropy()(y_true, y_pred))
+    assert float(WeightedBinaryCrossentropy([1.0, 1.0])(y_true, y_pred)) == pytest.approx(plain, rel=1e-5)
+    assert float(WeightedBinaryCrossentropy([3.0, 1.0])(y_true, y_pred)) > plain

@@ -1,0 +1,93 @@
+"""One real `dvc repro` of all six stages in a temporary clone, on a tiny param set."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_STAGES = ("scrape", "import_labels", "encode", "augment")
+TINY = {
+    "scrape": {"synthetic": {"images": 60}},
+    "image_size": 32,
+    "augment": {"shard_size": 32},
+    "train": {"architecture": "simple_cnn", "cnn_blocks": 2, "cnn_filters": 8, "epochs": 1, "batch_size": 16},
+}
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    return {k: _merge(base[k], v) if isinstance(v, dict) and v else v for k, v in extra.items()} | \
+        {k: v for k, v in base.items() if k not in extra}
+
+
+def _data_hashes(repo: Path) -> dict:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    return {stage: [out["md5"] for out in lock[stage]["outs"]] for stage in DATA_STAGES}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A fresh git + DVC project holding this checkout's files, with tiny params, after `dvc repro`."""
+    repo = tmp_path_factory.mktemp("yerbnet")
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file() and not name.startswith(("data/", "models/", "dvclive/")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(_merge(params, TINY), sort_keys=False))
+    _run(["git", "init", "-q"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "tiny"], repo)
+    _run(["dvc", "repro"], repo)
+    return repo
+
+
+@pytest.mark.slow
+def test_repro_trains_a_model_and_writes_per_class_metrics(repo):
+    assert (repo / "models" / "model.keras").stat().st_size > 0
+    metrics = json.loads((repo / "dvclive" / "evaluate" / "metrics.json").read_text())
+    assert 0 <= metrics["macro_f1"] <= 1
+    assert set(metrics["per_class"]["Cans.Slim"]) == {"precision", "recall", "f1", "support"}
+    assert "Cans" in metrics["per_class"] and "No Yerb" in metrics["per_class"]
+    shown = _run(["dvc", "metrics", "show", "--json"], repo)
+    assert "per_class" in shown
+    assert list((repo / "dvclive" / "evaluate" / "plots" / "sklearn" / "confusion").glob("*.json"))
+
+
+@pytest.mark.slow
+def test_a_second_repro_does_nothing(repo):
+    out = _run(["dvc", "repro"], repo)
+    assert "Running stage" not in out
+
+
+@pytest.mark.slow
+def test_changing_the_learning_rate_reruns_only_train_and_evaluate(repo):
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "commit", "-qm", "after repro"], repo)
+    out = _run(["dvc", "exp", "run", "-S", "train.learning_rate=0.0005"], repo)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train", "evaluate"}
+    assert "train.learning_rate" in _run(["dvc", "exp", "show", "--csv"], repo)
+
+
+@pytest.mark.slow
+def test_data_stages_are_byte_identical_when_rerun(repo):
+    before = _data_hashes(repo)
+    _run(["dvc", "repro", "--force", "augment"], repo)
+    assert _data_hashes(repo) == before
