@@ -45,9 +45,13 @@ def scrape(cfg: ScrapeParams, seed: int, raw_dir: Path) -> list[ImageRecord]:
     """Fill ``raw_dir`` from the configured source and return the manifest rows."""
     if cfg.source == "synthetic":
         return scrape_synthetic(raw_dir, images=cfg.synthetic.images, seed=seed)
-    raise UserError(
-        f"params.yaml: scrape.source = {cfg.source!r} is not implemented yet; allowed now: synthetic"
-    )
+    if cfg.source == "directory":
+        from yerbnet.sources.directory import scrape_directory
+
+        return scrape_directory(cfg, raw_dir)
+    from yerbnet.sources.instagram import scrape_instagram
+
+    return scrape_instagram(cfg, raw_dir)
 
 
 def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]:
@@ -66,8 +70,8 @@ def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]
 
 
 def save_jpeg(image: Image.Image, path: Path, source: str, shortcode: str,
-              date_utc: datetime, carousel_index: int) -> ImageRecord:
-    """Encode ``image`` as JPEG, write it atomically and describe it for the manifest."""
+              date_utc: datetime | None, carousel_index: int) -> ImageRecord:
+    """Encode ``image`` as JPEG, write it atomically and describe it for the manifest (no date: empty)."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
     data = buffer.getvalue()
@@ -75,7 +79,7 @@ def save_jpeg(image: Image.Image, path: Path, source: str, shortcode: str,
     return ImageRecord(
         file=path.name,
         shortcode=shortcode,
-        date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if date_utc else "",
         carousel_index=carousel_index,
         source=source,
         width=image.width,

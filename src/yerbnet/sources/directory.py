@@ -1,0 +1,277 @@
+"""``source: directory``: every usable image under a folder, in any nesting, into ``data/raw``.
+
+A folder that instaloader produced is understood: post date and carousel index come from
+its file names (``{date_utc}_UTC[_N].jpg``), the shortcode from the post's ``.json.xz``;
+videos, metadata, captions and the profile picture are left out. The instagram source
+feeds its download cache through the same code, so both give identical manifests.
+
+Images are streamed one at a time (memory stays flat however large the folder is) and in
+sorted path order, so two runs over the same folder write byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from yerbnet import files
+from yerbnet.errors import UserError
+from yerbnet.params import ScrapeParams
+from yerbnet.sources import IMAGES_DIR, MANIFEST, ImageRecord, save_jpeg, write_manifest
+from yerbnet.sources.images import IMAGE_SUFFIXES, UnusableImage, load_rgb
+
+REPORT = "scrape_report.json"
+STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+INSTALOADER_STEM = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})_UTC")
+CAROUSEL_ITEM = re.compile(r"^(?P<post>.+)_(?P<index>\d+)$")
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm"})
+METADATA_SUFFIXES = (".json.xz", ".json")
+META_CACHE = 64  # carousel items sit next to each other in sorted order; a few posts suffice
+
+
+@dataclass(frozen=True)
+class PostMeta:
+    """What an instaloader ``.json.xz`` tells about a post that its file names do not."""
+
+    shortcode: str
+    date_utc: datetime
+    video_indices: frozenset[int]  # 0 for a video post, N for the N-th carousel item
+
+
+@dataclass(frozen=True)
+class Photo:
+    """Where one image file goes in the manifest."""
+
+    stem: str  # output file name without ``.jpg``
+    shortcode: str
+    date_utc: datetime | None
+    carousel_index: int
+    is_video_cover: bool
+
+
+@dataclass
+class Listing:
+    """The folder's files, sorted: image candidates, plus what was left out and why."""
+
+    images: list[Path] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> list[ImageRecord]:
+    """The ``directory`` source: ``cfg.directory`` into ``raw_dir``."""
+    root = Path(cfg.directory)
+    if not root.is_dir():
+        raise UserError(
+            f"params.yaml: scrape.directory = {cfg.directory!r}: folder not found; "
+            "set it to the folder that holds your photos"
+        )
+    return ingest(root, raw_dir, cfg, source="directory")
+
+
+def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
+           shortcodes: frozenset[str] | None = None) -> list[ImageRecord]:
+    """Normalise every usable image under ``root`` into ``raw_dir``; write the manifest and the report.
+
+    ``shortcodes``, when given, keeps only those posts (the instagram source's ``max_posts``).
+    Fails only when no image at all is usable.
+    """
+    _reset(raw_dir)
+    listing = list_folder(root)
+    writer = _Writer(root, raw_dir / IMAGES_DIR, cfg, source, shortcodes, listing)
+    with tqdm(listing.images, desc=f"scrape {source}", unit="img") as bar:
+        for path in bar:
+            if writer.add(path) is None:
+                bar.set_postfix(skipped=len(listing.skipped), refresh=False)
+    write_manifest(raw_dir / MANIFEST, writer.records)
+    files.write_json(raw_dir / REPORT, _report(source, root, len(writer.records), listing))
+    if not writer.records:
+        raise UserError(
+            f"{root}: no usable image among its files; see {raw_dir / REPORT} for what was skipped and why"
+        )
+    if listing.skipped:
+        print(f"scrape: {len(listing.skipped)} files skipped, listed in {raw_dir / REPORT}")
+    return writer.records
+
+
+def _reset(raw_dir: Path) -> None:
+    """Start from an empty output, as DVC does, so a manual rerun leaves no stale image behind."""
+    if raw_dir.exists():
+        shutil.rmtree(raw_dir)
+    raw_dir.mkdir(parents=True)
+
+
+def list_folder(root: Path) -> Listing:
+    """Walk ``root`` in sorted order without following symlinked folders; classify every file."""
+    listing = Listing()
+    inside = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for name in sorted(d for d in dirnames if (here / d).is_symlink()):
+            listing.skipped.append(_skip(root, here / name, "symlinked folder, not followed"))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
+        for name in sorted(n for n in filenames if not n.startswith(".")):
+            _classify(root, inside, here / name, listing)
+    return listing
+
+
+def _classify(root: Path, inside: Path, path: Path, listing: Listing) -> None:
+    name = path.name.lower()
+    if path.is_symlink() and not path.resolve().is_relative_to(inside):
+        listing.skipped.append(_skip(root, path, f"symlink to {os.readlink(path)}, outside the folder; not followed"))
+    elif path.suffix.lower() in VIDEO_SUFFIXES:
+        listing.ignored["video"] += 1
+    elif name.endswith((*METADATA_SUFFIXES, ".txt")) or name == "id":
+        listing.ignored["metadata"] += 1
+    elif path.suffix.lower() not in IMAGE_SUFFIXES:
+        listing.ignored["not an image"] += 1
+    elif path.stem.endswith("_profile_pic"):
+        listing.ignored["profile picture"] += 1
+    else:
+        listing.images.append(path)
+
+
+def _skip(root: Path, path: Path, reason: str) -> dict[str, str]:
+    return {"file": path.relative_to(root).as_posix(), "reason": reason}
+
+
+def _report(source: str, root: Path, images: int, listing: Listing) -> dict[str, Any]:
+    return {
+        "source": source,
+        "folder": str(root),
+        "images": images,
+        "skipped": sorted(listing.skipped, key=lambda s: s["file"]),
+        "ignored": dict(sorted(listing.ignored.items())),
+    }
+
+
+class _Writer:
+    """Turns image files into manifest rows, one at a time, remembering only names and hashes."""
+
+    def __init__(self, root: Path, images_dir: Path, cfg: ScrapeParams, source: str,
+                 shortcodes: frozenset[str] | None, listing: Listing) -> None:
+        self.root, self.images_dir, self.cfg, self.source = root, images_dir, cfg, source
+        self.shortcodes, self.listing = shortcodes, listing
+        self.records: list[ImageRecord] = []
+        self.first_with_hash: dict[str, str] = {}
+        self.names: set[str] = set()
+        self.post_meta = lru_cache(maxsize=META_CACHE)(self._read_meta)
+
+    def add(self, path: Path) -> ImageRecord | None:
+        """Write ``path`` as a JPEG and return its row, or note why not and return None."""
+        photo = self._identify(path)
+        if photo.is_video_cover and self.cfg.videos == "skip":
+            self.listing.ignored["video cover (scrape.videos = skip)"] += 1
+            return None
+        if self.shortcodes is not None and photo.shortcode not in self.shortcodes:
+            self.listing.ignored["beyond scrape.max_posts"] += 1
+            return None
+        return self._write(path, photo)
+
+    def _write(self, path: Path, photo: Photo) -> ImageRecord | None:
+        try:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in self.first_with_hash:
+                raise UnusableImage(f"duplicate of {self.first_with_hash[digest]} (same content); kept once")
+            image = load_rgb(data, self.cfg.max_pixels, self.cfg.max_side)
+        except (UnusableImage, OSError) as exc:
+            self._skip(path, str(exc))
+            return None
+        self.first_with_hash[digest] = self._rel(path)
+        record = save_jpeg(image, self.images_dir / self._unique_name(photo.stem, digest), self.source,
+                           photo.shortcode, photo.date_utc, photo.carousel_index)
+        self.records.append(record)
+        return record
+
+    def _skip(self, path: Path, reason: str) -> None:
+        self.listing.skipped.append({"file": self._rel(path), "reason": reason})
+        tqdm.write(f"skipped {self._rel(path)}: {reason}")
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _unique_name(self, stem: str, digest: str) -> str:
+        """``stem.jpg``, or ``stem_<hash>.jpg`` when another file already took that name (e.g. a.png beside a.jpg)."""
+        name = f"{stem}.jpg"
+        if name in self.names:
+            name = f"{stem}_{digest[:8]}.jpg"
+        self.names.add(name)
+        return name
+
+    def _identify(self, path: Path) -> Photo:
+        """Post, date and carousel index from instaloader's metadata, else its file name, else the path."""
+        found = self._find_meta(path)
+        is_cover = path.with_suffix(".mp4").exists()
+        if found is not None:
+            post_stem, meta = found
+            index = 0 if post_stem == path.stem else int(path.stem[len(post_stem) + 1:])
+            return Photo(path.stem, meta.shortcode, meta.date_utc, index, is_cover or index in meta.video_indices)
+        match = INSTALOADER_STEM.match(path.stem)
+        if match is None:
+            stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.relative_to(self.root).with_suffix("").as_posix().replace("/", "__"))
+            return Photo(stem, stem, None, 0, is_cover)
+        item = CAROUSEL_ITEM.match(path.stem)
+        post_stem, index = (item["post"], int(item["index"])) if item and item["post"].endswith("_UTC") else (path.stem, 0)
+        date = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=timezone.utc)
+        return Photo(path.stem, post_stem, date, index, is_cover)
+
+    def _find_meta(self, path: Path) -> tuple[str, PostMeta] | None:
+        """The post's metadata: ``<stem>.json.xz`` for a single image, ``<post>.json.xz`` for ``<post>_N``."""
+        item = CAROUSEL_ITEM.match(path.stem)
+        for post_stem in (path.stem, item["post"] if item else None):
+            for suffix in METADATA_SUFFIXES if post_stem else ():
+                meta = self.post_meta(path.with_name(post_stem + suffix))
+                if meta is not None:
+                    return post_stem, meta
+        return None
+
+    def _read_meta(self, path: Path) -> PostMeta | None:
+        if not path.is_file():
+            return None
+        try:
+            return parse_post_structure(read_structure(path))
+        except (OSError, EOFError, lzma.LZMAError, ValueError, KeyError, TypeError) as exc:
+            self._skip(path, f"unreadable instaloader metadata ({exc!r}); dates and indices taken from file names")
+            return None
+
+
+def read_structure(path: Path) -> Any:
+    """An instaloader JSON structure, compressed (``.json.xz``) or not."""
+    opener = lzma.open if path.name.endswith(".xz") else open
+    with opener(path, "rt", encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def parse_post_structure(structure: Any) -> PostMeta | None:
+    """The post fields we use, or None when the file describes something else (a profile, a story)."""
+    if (structure.get("instaloader") or {}).get("node_type") != "Post":
+        return None
+    node = structure["node"]
+    timestamp = node["taken_at_timestamp"] if "taken_at_timestamp" in node else node["date"]
+    return PostMeta(
+        shortcode=node["shortcode"] if "shortcode" in node else node["code"],
+        date_utc=datetime.fromtimestamp(timestamp, timezone.utc),
+        video_indices=frozenset(_video_indices(node)),
+    )
+
+
+def _video_indices(node: dict[str, Any]) -> Iterator[int]:
+    if node.get("__typename") == "GraphVideo":
+        yield 0
+    if node.get("__typename") == "GraphSidecar":
+        edges = node["edge_sidecar_to_children"]["edges"]
+        yield from (i for i, edge in enumerate(edges, start=1) if edge["node"].get("is_video"))
