@@ -71,6 +71,7 @@ class FakeInstagram:
         self.rate_limit_after: int | None = None  # post queries answered before HTTP 429 starts
         self.checkpoint = False
         self.interrupt_download: int | None = None  # the n-th media download is cut off by Ctrl-C
+        self.offline = False  # media downloads fail as when the network goes away
 
     def add(self, code: str, kind: str = "image", items: tuple[str, ...] = ("image", "image")) -> None:
         """Publish a post, newer than every earlier one."""
@@ -123,6 +124,8 @@ class FakeInstagram:
                 return response(400, b'{"message": "checkpoint_required", "status": "fail"}', url=url)
             return response(429, b'{"message": "Please wait a few minutes", "status": "fail"}', url=url)
         assert url in self.media, f"unexpected network access: {method} {url}"
+        if self.offline:
+            raise requests.exceptions.ConnectionError("Max retries exceeded (network is unreachable)")
         self.downloads.append(url)
         resp = response(200, self.media[url], "image/jpeg", url)
         if self.interrupt_download == len(self.downloads):
@@ -248,6 +251,15 @@ def test_rate_limiting_ends_in_a_clear_error_and_keeps_what_was_downloaded(
     assert len(instagram.downloads) == 2
 
 
+def test_a_lost_connection_is_explained(instagram: FakeInstagram, tmp_path: Path) -> None:
+    instagram.add("Cpost000001")
+    instagram.offline = True
+
+    with pytest.raises(UserError, match=r"could not download from Instagram \(.*network is unreachable.*\); the 0 posts "
+                                        r"downloaded in this run are kept in .*; run `dvc repro --force scrape` when"):
+        run(tmp_path)
+
+
 def test_a_checkpoint_is_explained(instagram: FakeInstagram, tmp_path: Path) -> None:
     instagram.add("Cpost000001")
     instagram.checkpoint = True
@@ -298,6 +310,14 @@ def test_max_posts_keeps_the_newest_posts(instagram: FakeInstagram, tmp_path: Pa
     rows = run(tmp_path, max_posts=2)
 
     assert [r["shortcode"] for r in rows] == ["Cpost000003", "Cpost000004"]
+
+
+def test_an_image_without_its_post_metadata_is_not_used(instagram: FakeInstagram, tmp_path: Path) -> None:
+    instagram.add("Cpost000001")
+    run(tmp_path)
+    (tmp_path / "cache/guayaki/2019-01-01_00-00-00_UTC.jpg").write_bytes(jpeg_bytes(99))  # a move cut short
+
+    assert [r["shortcode"] for r in run(tmp_path)] == ["Cpost000001"]
 
 
 def test_two_posts_in_the_same_second_are_both_kept(instagram: FakeInstagram, tmp_path: Path) -> None:

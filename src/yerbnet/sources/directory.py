@@ -86,7 +86,7 @@ def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
            shortcodes: frozenset[str] | None = None) -> list[ImageRecord]:
     """Normalise every usable image under ``root`` into ``raw_dir``; write the manifest and the report.
 
-    ``shortcodes``, when given, keeps only those posts (the instagram source's ``max_posts``).
+    ``shortcodes``, when given, keeps only those posts (the instagram source: complete, within ``max_posts``).
     Fails only when no image at all is usable.
     """
     _reset(raw_dir)
@@ -177,7 +177,7 @@ class _Writer:
             self.listing.ignored["video cover (scrape.videos = skip)"] += 1
             return None
         if self.shortcodes is not None and photo.shortcode not in self.shortcodes:
-            self.listing.ignored["beyond scrape.max_posts"] += 1
+            self.listing.ignored["post not selected (beyond scrape.max_posts, or incomplete)"] += 1
             return None
         return self._write(path, photo)
 

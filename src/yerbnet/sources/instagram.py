@@ -66,7 +66,8 @@ def scrape_instagram(cfg: ScrapeParams, raw_dir: Path, cache_root: Path = CACHE_
     """Fetch the posts the cache lacks, then write the newest ``max_posts`` posts' photos to ``raw_dir``."""
     cache = prepare_cache(cache_root, cfg.profile)
     tally = fetch(cfg, cache)
-    print(f"scrape: {tally.downloaded} new posts from instagram profile '{cfg.profile}' into {cache}")
+    print(f"scrape: {tally.downloaded} new of {tally.seen} recent posts of instagram profile '{cfg.profile}' "
+          f"downloaded into {cache}")
     return ingest(cache, raw_dir, cfg, source="instagram", shortcodes=newest_posts(cache, cfg.max_posts))
 
 
@@ -188,10 +189,8 @@ def cached_posts_in(paths: Iterable[Path]) -> dict[str, datetime]:
     return posts
 
 
-def newest_posts(cache: Path, max_posts: int | None) -> frozenset[str] | None:
-    """Shortcodes of the ``max_posts`` newest cached posts (None: all), so the data set follows the param."""
-    if max_posts is None:
-        return None
+def newest_posts(cache: Path, max_posts: int | None) -> frozenset[str]:
+    """Shortcodes of the ``max_posts`` newest complete posts in the cache (None: all of them)."""
     posts = cached_posts(cache)
     return frozenset(sorted(posts, key=lambda code: (posts[code], code), reverse=True)[:max_posts])
 
@@ -252,7 +251,7 @@ def _rate_limited(exc: BaseException) -> bool:
     """instaloader reports a run of 429s as a ConnectionException, with the 429 as cause or in the text."""
     chain: BaseException | None = exc
     while chain is not None:
-        if isinstance(chain, TooManyRequestsException) or "429" in str(chain):
+        if isinstance(chain, TooManyRequestsException) or "429 Too Many Requests" in str(chain):
             return True
         chain = chain.__cause__ or chain.__context__
     return False
