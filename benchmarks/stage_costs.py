@@ -25,12 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def copy_project(dest: Path) -> None:
+    """Copy the project's files (not its data) into ``dest`` as a one-commit git repo (dvclive needs a commit)."""
     names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
+                           capture_output=True, text=True, check=True).stdout.splitlines()
     for name in names:
-        if (ROOT / name).is_file():
+        if (ROOT / name).is_file() and not name.startswith(("data/", "models/", "dvclive/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
+                   cwd=dest, check=True)
 
 
 def run_stage(cmd: str, cwd: Path) -> tuple[float, float]:
@@ -54,10 +59,6 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="yerbnet-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     copy_project(work)
-    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
-                   cwd=work, check=True)  # dvclive needs a commit
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print("| stage | wall (s) | peak RSS (MiB) |\n|---|---:|---:|")

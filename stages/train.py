@@ -9,8 +9,9 @@ from yerbnet.training import train
 SHARDS = Path("data/augmented")
 MODEL = Path("models/model.keras")
 LIVE = Path("dvclive/train")
+BACKUP = Path("models/.backup")  # not a DVC output: it must survive DVC's cleanup to be resumed
 
 if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
-        train(params.train, SHARDS, MODEL, LIVE, params.seed)
+        train(params.train, SHARDS, MODEL, LIVE, BACKUP, params.seed)

@@ -46,8 +46,14 @@ def _application(factory: Callable[..., keras.Model], unit_range: bool, **kwargs
         if unit_range:
             x = _to_unit_range(x)
         extra = {"alpha": cfg.alpha} if factory is keras.applications.MobileNetV2 else {}
+        shape = tuple(x.shape[1:])
         try:
-            backbone = factory(include_top=False, weights=weights, input_shape=tuple(x.shape[1:]), **extra, **kwargs)
+            backbone = factory(include_top=False, weights=weights, input_shape=shape, **extra, **kwargs)
+        except ValueError as exc:  # layer shapes differ: the file belongs to another model
+            raise UserError(
+                f"train.weights = {weights!r} does not fit {cfg.architecture} {extra or ''} at input {shape} "
+                f"({str(exc).splitlines()[0][:160]})"
+            ) from None
         except Exception as exc:  # Keras raises a bare Exception when the weights download fails
             if weights == "imagenet" and "URL fetch failure" in str(exc):
                 raise UserError(
