@@ -67,7 +67,9 @@ def test_a_batch_larger_than_the_training_set_works(tiny_shards, tmp_path):
     assert (tmp_path / "models" / "model.keras").exists()
 
 
-def test_multi_worker_without_tf_config_is_a_clear_error(tiny_shards, tmp_path, monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(UserError, match="needs TF_CONFIG"):
-        _train(tiny_shards, tmp_path, TrainParams(**{**TINY.__dict__, "distribute": "multi_worker"}))
+
+def test_a_nan_loss_stops_with_a_message_and_keeps_the_best_model(tiny_shards, tmp_path):
+    exploding = TrainParams(**{**TINY.__dict__, "optimizer": "sgd", "learning_rate": 1e30, "lr_schedule": "constant"})
+    with pytest.raises(UserError, match="the loss became NaN; kept the model of epoch"):
+        _train(tiny_shards, tmp_path, exploding)
+    assert (tmp_path / "models" / "model.keras").exists()

@@ -86,9 +86,15 @@ class AugmentParams:
     copies: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
     rotation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5"))
     translation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of the image side, 0 to 0.5"))
+    # Off by default: a flipped product label reads backwards.
+    flip: bool = False
+    zoom: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
+    brightness: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the 0-255 range, 0 to 1"))
+    contrast: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the contrast, 0 to 1"))
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
     resize: Literal["pad", "crop"] = "pad"
     shard_size: int = field(default=1024, metadata=_check(_positive, "an integer > 0"))
+    online: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ class TrainParams:
     patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
     monitor: Literal["val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy",
                      "val_product_recall", "val_no_yerb_recall"] = "val_pr_auc"
-    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    distribute: Literal["none", "mirrored"] = "none"
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,8 @@ def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
         raise UserError(f"{source}: {key} = {value!r}; allowed: a mapping of label to label")
     if hint is type(None) and value is None:
         return None
+    if hint is bool and isinstance(value, bool):
+        return value
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if hint in (int, str) and isinstance(value, hint) and not isinstance(value, bool):
@@ -210,4 +218,4 @@ def _describe(hint: Any) -> str:
         return " | ".join(str(v) for v in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_describe(option) for option in typing.get_args(hint))
-    return {int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(hint, str(hint))
+    return {bool: "true | false", int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(hint, str(hint))

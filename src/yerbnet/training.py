@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict
@@ -155,13 +154,8 @@ def backup_dir_for(backup_root: Path, key: str) -> tuple[Path, bool]:
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise UserError("train.distribute = multi_worker needs TF_CONFIG set on every worker (see README)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+    """``mirrored`` copies the model to every local GPU; ``none`` is TensorFlow's default (one device)."""
+    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
 
 
 def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, backup_root: Path,
@@ -201,19 +195,11 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
         EpochStepDVCLive(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resumed)),
     ]
     history = model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
-    if _is_chief(strategy):
-        with files.atomic_path(model_path) as tmp:
-            model.save(tmp)
-        files.write_json(model_path.parent / CLASSES_FILE, {"classes": classes})
+    with files.atomic_path(model_path) as tmp:
+        model.save(tmp)
+    files.write_json(model_path.parent / CLASSES_FILE, {"classes": classes})
     if np.isnan(history.history["loss"]).any():
         raise UserError(f"train: the loss became NaN; kept the model of epoch {stopper.best_epoch + 1} in "
                         f"{model_path}; lower train.learning_rate or use another train.loss")
     return model
 
-
-def _is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Only one worker of a multi-worker run writes the model (the rule of Keras' multi-worker guide)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or resolver.task_type is None:
-        return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
