@@ -1,17 +1,22 @@
 """augment + the input pipeline, on a tiny encoded data set written by the test itself."""
 
+import dataclasses
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 from PIL import Image
 
-from yerbnet.augment import augment_dataset, fit_square, random_affine
+from yerbnet.augment import (INDEX, Draw, augment_dataset, augment_image, fit_square, inverse_affine,
+                             ordered_map, photometric, warp)
 from yerbnet.encode import Encoded
 from yerbnet.errors import UserError
-from yerbnet.params import AugmentParams
-from yerbnet.pipeline import split_dataset
+from yerbnet.models import build_model
+from yerbnet.params import AugmentParams, TrainParams, parse_params
+from yerbnet.pipeline import apply_draws, split_dataset
 
 CLASSES = ["Cans", "Cans/Lemon", "No Yerb"]
 
@@ -73,7 +78,7 @@ def test_padding_keeps_the_whole_photo_and_crop_takes_the_centre():
 
 def test_a_zero_turn_zero_shift_affine_is_the_identity():
     pixels = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
-    same = random_affine(pixels, np.random.default_rng(1), rotation=0, translation=0, fill_mode="nearest")
+    same = augment_image(pixels, np.random.default_rng(1), AugmentParams(rotation=0, translation=0))
     assert np.array_equal(same, pixels)
 
 
@@ -89,3 +94,98 @@ def test_an_empty_split_is_a_clear_error(encoded, tmp_path):
     no_test = Encoded(data.frame[data.frame["split"] != "test"].reset_index(drop=True), CLASSES)
     with pytest.raises(UserError, match="split 'test' has no images"):
         augment_dataset(no_test, images, tmp_path / "out", AugmentParams(), 32, seed=0)
+
+
+def test_two_runs_give_byte_identical_shards_and_a_new_seed_changes_only_the_copies(encoded, tmp_path):
+    data, images = encoded
+    cfg = AugmentParams(copies=1, shard_size=100)
+    for name, seed in [("a", 5), ("b", 5), ("c", 6)]:
+        augment_dataset(data, images, tmp_path / name, cfg, 32, seed=seed, workers=2)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    changed = {n for n, h in _digest(tmp_path / "a").items() if _digest(tmp_path / "c")[n] != h}
+    assert changed == {"train-00000-of-00001.tfrecord"}
+
+
+def test_the_index_records_the_params_and_an_interrupted_run_leaves_none(encoded, tmp_path):
+    data, images = encoded
+    out = tmp_path / "out"
+    index = augment_dataset(data, images, out, AugmentParams(copies=0, online=True), 32, seed=0)
+    assert index["augment"]["online"] is True and (out / INDEX).exists()
+    (images / "img7.jpg").write_text("broken")  # a test image: train and val shards get rewritten first
+    with pytest.raises(UserError):
+        augment_dataset(data, images, out, AugmentParams(copies=0), 32, seed=0)
+    assert not (out / INDEX).exists()
+
+
+def test_ordered_map_keeps_the_order_and_reads_only_a_window_ahead():
+    pulled = []
+
+    def numbers():
+        for n in range(100):
+            pulled.append(n)
+            yield n
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        squares = ordered_map(pool, lambda n: n * n, numbers(), window=3)
+        assert next(squares) == 0 and len(pulled) <= 4
+        assert list(squares) == [n * n for n in range(1, 100)]
+
+
+def _smooth_image(size: int = 32) -> np.ndarray:
+    noise = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(noise).resize((size, size), Image.Resampling.BILINEAR))
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect", "wrap"])
+def test_online_and_offline_geometry_agree(fill_mode):
+    pixels = _smooth_image()
+    d = Draw(turns=0.08, shift_rows=0.1, shift_cols=-0.15, scale=0.8, mirror=-1.0, brightness=0.0, contrast=1.0)
+    offline = warp(pixels, *inverse_affine(d, 32), fill_mode)
+    batch = Draw(*(tf.constant([float(v)]) for v in dataclasses.astuple(d)))
+    online = apply_draws(tf.constant(pixels[None], tf.float32), batch, fill_mode)[0].numpy()
+    differs = np.abs(online - offline).max(axis=-1) > 2  # beyond bilinear rounding
+    # TF's wrap clamps at the seam instead of blending across it: one-pixel lines differ.
+    assert differs.mean() <= (0.1 if fill_mode == "wrap" else 0)
+
+
+def test_online_and_offline_colour_agree_and_stay_in_range():
+    pixels = _smooth_image()
+    d = Draw(turns=0.0, shift_rows=0.0, shift_cols=0.0, scale=1.0, mirror=1.0, brightness=60.0, contrast=1.8)
+    offline = photometric(pixels, d)
+    batch = Draw(*(tf.constant([float(v)]) for v in dataclasses.astuple(d)))
+    online = apply_draws(tf.constant(pixels[None], tf.float32), batch, "nearest")[0].numpy()
+    assert np.abs(online - offline).max() <= 1
+    assert offline.min() == 0 and offline.max() == 255  # clipped, not wrapped around
+
+
+def test_online_augmentation_draws_anew_each_epoch_reproducibly(encoded, tmp_path):
+    data, images = encoded
+    augment_dataset(data, images, tmp_path / "out", AugmentParams(copies=0, online=True), 32, seed=0)
+
+    def epochs(augment: bool) -> list[np.ndarray]:
+        dataset = split_dataset(tmp_path / "out", "train", batch_size=4, seed=9, augment=augment)
+        return [next(iter(dataset))[0].numpy() for _ in range(2)]
+
+    first, second = epochs(True)
+    again, plain = epochs(True)[0], epochs(False)[0]
+    assert not np.array_equal(first, second) and np.array_equal(first, again)
+    assert not np.array_equal(first, plain)
+    assert 0 <= first.min() and first.max() <= 255
+
+
+def test_the_model_sees_the_pipeline_pixels_in_minus_one_to_one(encoded, tmp_path):
+    data, images = encoded
+    augment_dataset(data, images, tmp_path / "out", AugmentParams(copies=0), 32, seed=0)
+    pixels = next(iter(split_dataset(tmp_path / "out", "val", batch_size=2)))[0]
+    model = build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, len(CLASSES))
+    scaled = model.get_layer("to_unit_range")(tf.concat([pixels, tf.constant([0.0, 255.0])[:, None, None, None]
+                                                         * tf.ones([2, 32, 32, 3])], axis=0)).numpy()
+    assert -1 <= scaled.min() and scaled.max() <= 1
+    assert scaled[2].max() == -1 and scaled[3].min() == 1  # black and white ends map onto the ends
+
+
+@pytest.mark.parametrize("key,value", [("copies", -1), ("zoom", 2.0), ("brightness", 1.5), ("flip", 1),
+                                       ("fill_mode", "mirror"), ("online", "yes")])
+def test_absurd_augment_values_are_rejected_by_name(key, value):
+    with pytest.raises(UserError, match=f"augment.{key} = "):
+        parse_params({"augment": {key: value}})

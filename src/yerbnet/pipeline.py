@@ -1,18 +1,24 @@
 """The tf.data input pipeline that train, evaluate and predict read the shards through.
 
 Images come out as float32 in [0, 255]; each model rescales them itself (see
-:mod:`yerbnet.models`), so no caller has to know an architecture's input range.
+:mod:`yerbnet.models`: [-1, 1] for the from-scratch CNN, MobileNetV2 and Xception,
+EfficientNet's own preprocessing), so no caller has to know an architecture's input range.
+
+Nothing is held beyond the shuffle buffer and a few prefetched batches: memory does not
+grow with the data set.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import tensorflow as tf
 
-from yerbnet.augment import INDEX
+from yerbnet.augment import INDEX, N_DRAWS, Draw, draw
 from yerbnet.errors import UserError
+from yerbnet.params import AugmentParams
 
 SHUFFLE_BUFFER = 2048
 
@@ -24,9 +30,19 @@ def read_index(shards_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def online_params(index: dict) -> AugmentParams | None:
+    """The augmentation to apply on the fly, when the augment stage ran with ``augment.online: true``."""
+    cfg = AugmentParams(**index["augment"]) if "augment" in index else None
+    return cfg if cfg is not None and cfg.online else None
+
+
 def split_dataset(shards_dir: Path, split: str, batch_size: int, *, shuffle: bool = False,
-                  seed: int = 0, with_ids: bool = False) -> tf.data.Dataset:
-    """Batches of ``(images, targets)`` (and ``ids`` when asked) streamed from one split's shards."""
+                  seed: int = 0, with_ids: bool = False, augment: bool = False) -> tf.data.Dataset:
+    """Batches of ``(images, targets)`` (and ``ids`` when asked) streamed from one split's shards.
+
+    ``augment``: apply ``augment.online``'s random ops (recorded in the index by the augment
+    stage, so DVC reruns training when they change), new draws each epoch, seeded by ``seed``.
+    """
     index = read_index(shards_dir)
     info = index["splits"].get(split)
     if not info or info["records"] == 0:
@@ -52,5 +68,49 @@ def split_dataset(shards_dir: Path, split: str, batch_size: int, *, shuffle: boo
     data = data.apply(tf.data.experimental.assert_cardinality(info["records"]))
     if shuffle:
         data = data.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    data = data.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    data = data.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
+    online = online_params(index) if augment else None
+    if online is not None:
+        data = _augmented(data, online, seed)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _augmented(data: tf.data.Dataset, cfg: AugmentParams, seed: int) -> tf.data.Dataset:
+    """Each batch paired with a fresh stateless seed; the seeds change each epoch, reproducibly."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def apply(batch: tuple[tf.Tensor, ...], pair: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        return (augment_batch(batch[0], pair, cfg), *batch[1:])
+
+    return tf.data.Dataset.zip(data, seeds).map(apply, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def augment_batch(images: tf.Tensor, seed: tf.Tensor, cfg: AugmentParams) -> tf.Tensor:
+    """The offline copies' random ops, one draw per image, on float32 [0, 255] batches."""
+    uniforms = tf.random.stateless_uniform([tf.shape(images)[0], N_DRAWS], seed=seed)
+    return apply_draws(images, draw(uniforms, cfg), cfg.fill_mode)
+
+
+def apply_draws(images: tf.Tensor, d: Draw, fill_mode: str) -> tf.Tensor:
+    """Geometry with Keras' fill modes (the op Keras' own random layers use), then colour."""
+    size = images.shape[1]
+    warped = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=_transforms(d, size), output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode.upper())
+    shifted = warped + tf.reshape(d.brightness, [-1, 1, 1, 1])
+    mean = tf.reduce_mean(shifted, axis=[1, 2], keepdims=True)
+    contrasted = (shifted - mean) * tf.reshape(d.contrast, [-1, 1, 1, 1]) + mean
+    return tf.clip_by_value(contrasted, 0.0, 255.0)
+
+
+def _transforms(d: Draw, size: int) -> tf.Tensor:
+    """:func:`yerbnet.augment.inverse_affine` per image, as the op's (x, y) = (col, row) rows."""
+    angle = tf.convert_to_tensor(d.turns, tf.float32) * 2 * math.pi
+    cos, sin = tf.cos(angle) / d.scale, tf.sin(angle) / d.scale
+    m00, m01, m10, m11 = cos, sin, -d.mirror * sin, d.mirror * cos
+    centre = (size - 1) / 2
+    rows, cols = centre + d.shift_rows * size, centre + d.shift_cols * size
+    t_rows = centre - (m00 * rows + m01 * cols)
+    t_cols = centre - (m10 * rows + m11 * cols)
+    zeros = tf.zeros_like(angle)
+    return tf.stack([m11, m10, t_cols, m01, m00, t_rows, zeros, zeros], axis=1)
