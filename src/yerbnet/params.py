@@ -111,7 +111,7 @@ class TrainParams:
     learning_rate: float = field(default=0.003, metadata=_check(_positive, "a number > 0"))
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
     lr_schedule: Literal["constant", "cosine"] = "cosine"
-    loss: Literal["bce", "weighted_bce", "focal"] = "bce"
+    loss: Literal["bce", "weighted_bce", "focal"] = "weighted_bce"
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
     epochs: int = field(default=20, metadata=_check(_positive, "an integer > 0"))
     patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
