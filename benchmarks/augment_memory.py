@@ -19,8 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 from yerbnet.encode import read_encoded
 
 ROOT = Path(__file__).resolve().parents[1]
