@@ -170,7 +170,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     index = read_index(shards_dir)
     classes, records = index["classes"], index["splits"]["train"]["records"]
     strategy = distribution_strategy(cfg.distribute)
-    train_data = split_dataset(shards_dir, "train", cfg.batch_size, shuffle=True, seed=seed)
+    train_data = split_dataset(shards_dir, "train", cfg.batch_size, shuffle=True, seed=seed, augment=True)
     val_data = split_dataset(shards_dir, "val", cfg.batch_size)
     with strategy.scope():
         model = build_model(cfg, index["image_size"], len(classes))
