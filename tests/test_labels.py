@@ -1,8 +1,12 @@
+import json
+
 import pytest
 
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
 from yerbnet.labels.importer import import_labels, read_labels_table
+from yerbnet.params import LabelsParams, parse_params
+from yerbnet.taxonomy import LEAVES
 
 
 @pytest.mark.parametrize(
@@ -62,3 +66,56 @@ def test_an_export_for_another_image_set_stops_the_stage(tmp_path):
     azure.write_csv_export(export, [(azure.datastore_url("other.jpg"), ["Cans"])])
     with pytest.raises(UserError, match="none of its 1 rows names a scraped image"):
         import_labels(export, ["a.jpg"], tmp_path / "out")
+
+
+def _import(tmp_path, rows, images, **params):
+    export = tmp_path / "export.csv"
+    azure.write_csv_export(export, [(azure.datastore_url(name), labels) for name, labels in rows])
+    import_labels(export, images, tmp_path / "out", LabelsParams(**params))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    return read_labels_table(tmp_path / "out" / "labels.csv"), report
+
+
+def test_stray_spaces_and_case_become_one_class_and_the_report_says_so(tmp_path):
+    table, report = _import(tmp_path, [("a.jpg", ["Cans/Slim/Gold"]), ("b.jpg", ["cans / slim/ gold"]),
+                                       ("c.jpg", ["Cans/Slim/Gold", "  No   Yerb "])], ["a.jpg", "b.jpg", "c.jpg"])
+    assert table == {"a.jpg": ["Cans/Slim/Gold"], "b.jpg": ["Cans/Slim/Gold"], "c.jpg": ["Cans/Slim/Gold", "No Yerb"]}
+    assert report["normalised_labels"] == {"No   Yerb": "No Yerb", "cans / slim/ gold": "Cans/Slim/Gold"}
+    assert report["no_yerb_conflicts"] == 1
+
+
+def test_the_taxonomy_spelling_wins_and_an_unknown_label_names_rows_and_the_closest_valid_name(tmp_path):
+    table, _ = _import(tmp_path, [("a.jpg", ["cans/lemon"])], ["a.jpg"], taxonomy=list(LEAVES))
+    assert table == {"a.jpg": ["Cans/Lemon"]}
+    with pytest.raises(UserError, match=r"'Cans/Enlightenmnt' on 2 image\(s\) \(a.jpg, b.jpg\); "
+                                        r"closest valid: 'Cans/Enlightenmint'"):
+        _import(tmp_path, [("a.jpg", ["Cans/Enlightenmnt"]), ("b.jpg", ["Cans/Enlightenmnt", "Cans"])],
+                ["a.jpg", "b.jpg"], taxonomy=list(LEAVES))
+
+
+def test_inner_labels_of_the_taxonomy_are_allowed(tmp_path):
+    table, _ = _import(tmp_path, [("a.jpg", ["Cans/Slim"])], ["a.jpg"], taxonomy=["Cans/Slim/Gold"])
+    assert table == {"a.jpg": ["Cans/Slim"]}
+
+
+def test_an_export_that_mostly_names_other_images_stops_the_stage(tmp_path):
+    rows = [("a.jpg", ["Cans"])] + [(f"other{i}.jpg", ["Cans"]) for i in range(9)]
+    with pytest.raises(UserError, match=r"only 1 of its 10 rows \(10%\) name a scraped image, below labels.min_matched"):
+        _import(tmp_path, rows, ["a.jpg"])
+    table, _ = _import(tmp_path, rows, ["a.jpg"], min_matched=0.1)
+    assert table == {"a.jpg": ["Cans"]}
+
+
+def test_an_unlabelled_image_is_left_out_and_counted_not_read_as_no_yerb(tmp_path):
+    table, report = _import(tmp_path, [("a.jpg", ["Cans"]), ("b.jpg", [])], ["a.jpg", "b.jpg", "c.jpg"])
+    assert table == {"a.jpg": ["Cans"]}
+    assert (report["images_without_labels"], report["rows_without_labels"]) == (2, 1)
+    assert report["examples"]["images_without_labels"] == ["b.jpg", "c.jpg"]
+
+
+def test_labels_params_take_a_taxonomy_list_and_refuse_anything_else():
+    assert parse_params({"labels": {"taxonomy": ["Cans/Lemon", "No Yerb"]}}).labels.taxonomy == ["Cans/Lemon", "No Yerb"]
+    with pytest.raises(UserError, match="labels.taxonomy = 'Cans'"):
+        parse_params({"labels": {"taxonomy": "Cans"}})
+    with pytest.raises(UserError, match="labels.min_matched = 0; allowed: a number above 0, up to 1"):
+        parse_params({"labels": {"min_matched": 0}})

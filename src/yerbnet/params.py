@@ -64,6 +64,9 @@ class ScrapeParams:
 @dataclass(frozen=True)
 class LabelsParams:
     export: str | None = None
+    # Allowed labels (leaves or inner nodes); null accepts any. A typo then stops import_labels.
+    taxonomy: list[str] | None = None
+    min_matched: float = field(default=0.5, metadata=_check(lambda v: 0 < v <= 1, "a number above 0, up to 1"))
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,10 @@ def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
         if value in typing.get_args(hint):
             return value
         raise UserError(f"{source}: {key} = {value!r}; allowed: {_describe(hint)}")
+    if origin is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise UserError(f"{source}: {key} = {value!r}; allowed: a list of strings")
     if origin is dict:
         if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             return dict(value)

@@ -1,9 +1,13 @@
-"""Azure Machine Learning Data Labeling exports (image classification, multi-label).
+"""Azure Machine Learning Data Labeling exports: what every form shares, and the CSV form.
 
-The CSV export has a ``Url`` column (``AmlDatastore://<datastore>/<path>``) and a
-``Label`` column holding the labels of one image. Exports differ in how that cell is
-written, so reading is tolerant: one label, a JSON list, a Python-list string, or
-labels joined by ``;`` or ``,``. A ``/`` always belongs to a (hierarchical) label.
+Every form names an image by a URL (``AmlDatastore://<datastore>/<path>``,
+``azureml://.../datastores/<ds>/paths/<path>``, an https blob URL or a bare path); only
+its file name survives every form, so that is what matches a scraped image.
+
+The CSV export has a ``Url`` column and a ``Label`` column holding the labels of one
+image. Exports differ in how that cell is written, so reading is tolerant: one label, a
+JSON list, a Python-list string, or labels joined by ``;`` or ``,``. A ``/`` always
+belongs to a (hierarchical) label.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import csv
 import io
 import json
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
 
 from yerbnet import files
 from yerbnet.errors import UserError
@@ -20,6 +25,10 @@ from yerbnet.errors import UserError
 DATASTORE = "workspaceblobstore"
 URL_COLUMNS = ("url", "image_url", "absolute_url")
 LABEL_COLUMNS = ("label", "labels")
+FORMS = ("COCO JSON (images, annotations, categories)", "JSON Lines (image_url and label per line)",
+         "CSV (a Url and a Label column)")
+
+Row = tuple[str, list[str]]  # (image URL or path, labels) as the export gives them
 
 
 def datastore_url(file_name: str, folder: str = "yerbnet/images") -> str:
@@ -28,8 +37,29 @@ def datastore_url(file_name: str, folder: str = "yerbnet/images") -> str:
 
 
 def file_name_of(url: str) -> str:
-    """The part of a URL that survives every export form: its file name."""
-    return PurePosixPath(url.split("?", 1)[0].replace("\\", "/")).name
+    """The part of a URL that survives every export form: its (percent-decoded) file name.
+
+    A URL with a ``..`` segment is refused: it can only come from a broken or hostile
+    export, and whatever it names must never be mistaken for a file in the image folder.
+    """
+    path = unquote(url.split("?", 1)[0]).replace("\\", "/")
+    if ".." in path.split("/"):
+        raise UserError(f"image URL {url!r} climbs out of its folder ('..'); refused")
+    return PurePosixPath(path).name
+
+
+def read_text(path: Path) -> str:
+    """An export's text: UTF-8 with or without a byte-order mark, and not empty."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); save the export as UTF-8"
+        ) from None
+    if not text.strip():
+        raise UserError(f"{path}: empty file; accepted forms: {'; '.join(FORMS)}")
+    return text
 
 
 def parse_label_cell(cell: str) -> list[str]:
@@ -50,7 +80,7 @@ def parse_label_cell(cell: str) -> list[str]:
     return [label.strip() for label in text.split(separator) if label.strip()]
 
 
-def write_csv_export(path: Path, rows: list[tuple[str, list[str]]]) -> None:
+def write_csv_export(path: Path, rows: list[Row]) -> None:
     """Write (url, labels) rows the way the Data Labeling CSV export does."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -60,22 +90,26 @@ def write_csv_export(path: Path, rows: list[tuple[str, list[str]]]) -> None:
     files.write_text(path, buffer.getvalue())
 
 
-def read_csv_export(path: Path) -> list[tuple[str, list[str]]]:
+def read_csv_export(path: Path) -> list[Row]:
     """(url, labels) per data row of a CSV export; column names matched case-insensitively."""
-    text = path.read_text(encoding="utf-8-sig")
+    return parse_csv(read_text(path), str(path))
+
+
+def parse_csv(text: str, source: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text))
     columns = {name.strip().lower(): name for name in reader.fieldnames or []}
     url_col = next((columns[c] for c in URL_COLUMNS if c in columns), None)
     label_col = next((columns[c] for c in LABEL_COLUMNS if c in columns), None)
     if url_col is None or label_col is None:
         raise UserError(
-            f"{path}: needs a URL column ({', '.join(URL_COLUMNS)}) and a label column "
-            f"({', '.join(LABEL_COLUMNS)}); found: {', '.join(reader.fieldnames or []) or 'no header'}"
+            f"{source}: a CSV export needs a URL column ({', '.join(URL_COLUMNS)}) and a label column "
+            f"({', '.join(LABEL_COLUMNS)}); found: {', '.join(reader.fieldnames or []) or 'no header'}. "
+            f"Accepted forms: {'; '.join(FORMS)}"
         )
     rows = []
-    for line, row in enumerate(reader, start=2):
+    for row in reader:
         try:
             rows.append((row[url_col] or "", parse_label_cell(row[label_col] or "")))
         except UserError as exc:
-            raise UserError(f"{path}, line {line}: {exc}") from None
+            raise UserError(f"{source}, line {reader.line_num}: {exc}") from None
     return rows

@@ -1,56 +1,155 @@
 """The import_labels stage: match an export's rows to scraped images, count what happened.
 
 Output is the canonical labels table (one row per scraped image that has labels) and a
-report of every row that did not make it, so nothing is dropped silently.
+report of every row that did not make it, so nothing is dropped silently. The table
+depends only on which labels each image got, never on the export form that carried them.
+
+Labels are tidied before anything else: stray spaces around and inside each path part go,
+and spellings that differ only in case become one class (the ``labels.taxonomy``
+spelling, else the commonest, else the first in sort order); the report lists each
+rewrite. The labels are otherwise kept as given: "No Yerb" beside a product is counted
+here as a conflict and resolved by encode's rule (the product wins).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from yerbnet import files
+from yerbnet import files, taxonomy
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
+from yerbnet.labels.forms import read_export
+from yerbnet.params import LabelsParams
 
 LABELS_TABLE = "labels.csv"
 REPORT = "report.json"
+HEADLINE = ("rows_read", "matched_images", "rows_without_image", "duplicate_rows_merged", "images_without_labels")
+EXAMPLES = 10  # file names listed per kind of dropped row
 
 
-def import_labels(export: Path, images: list[str], out_dir: Path) -> dict[str, int]:
-    """Write ``labels.csv`` and ``report.json`` into ``out_dir``; return the report's counts."""
-    if not export.exists():
-        raise UserError(f"{export}: labels export not found (set labels.export in params.yaml)")
-    rows = azure.read_csv_export(export)
+def import_labels(export: Path, images: list[str], out_dir: Path,
+                  cfg: LabelsParams = LabelsParams()) -> dict[str, int]:
+    """Write ``labels.csv`` and ``report.json`` into ``out_dir``; return the headline counts."""
+    read = read_export(export)
     known = set(images)
-    labels: dict[str, set[str]] = {}
-    counts: Counter[str] = Counter(rows_read=len(rows))
-    for url, row_labels in rows:
-        name = azure.file_name_of(url)
+    found: dict[str, set[str]] = {}
+    counts: Counter[str] = Counter(rows_read=len(read.rows))
+    unmatched: list[str] = []
+    for url, row_labels in read.rows:
+        try:
+            name = azure.file_name_of(url)
+        except UserError as exc:
+            raise UserError(f"{export}: {exc}") from None
         if name not in known:
             counts["rows_without_image"] += 1
+            unmatched.append(name or url)
             continue
-        if name in labels:
-            counts["duplicate_rows_merged"] += 1
-        labels.setdefault(name, set()).update(row_labels)
-    counts["matched_images"] = len(labels)
-    counts["images_without_labels"] = sum(1 for name in images if not labels.get(name))
-    if rows and not labels:
-        raise UserError(
-            f"{export}: none of its {len(rows)} rows names a scraped image; is it the export for this image set?"
-        )
-    table = pd.DataFrame(
-        {"image": name, "labels": json.dumps(sorted(found))}
-        for name, found in sorted(labels.items()) if found
-    )
+        counts["duplicate_rows_merged"] += name in found
+        counts["rows_without_labels"] += not row_labels
+        found.setdefault(name, set()).update(filter(None, map(tidy, row_labels)))
+    _check_matched(export, counts, cfg.min_matched)
+
+    spelling = canonical_spellings(found.values(), cfg.taxonomy or [])
+    labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(found.items()) if raw}
+    if cfg.taxonomy is not None:
+        check_taxonomy(labels, cfg.taxonomy, export)
+    conflicts = sorted(name for name, given in labels.items() if taxonomy.NO_YERB in given and len(given) > 1)
+    unlabelled = [name for name in sorted(known) if name not in labels]
+
+    counts["matched_images"] = len(found)
+    counts["images_without_labels"] = len(unlabelled)
+    table = pd.DataFrame({"image": list(labels), "labels": [json.dumps(v) for v in labels.values()]},
+                         columns=["image", "labels"])
     files.write_text(out_dir / LABELS_TABLE, table.to_csv(index=False, lineterminator="\n"))
-    report = {key: counts[key] for key in
-              ("rows_read", "matched_images", "rows_without_image", "duplicate_rows_merged", "images_without_labels")}
+    report = {
+        "export": str(export),
+        "form": read.form,
+        **{key: counts[key] for key in HEADLINE},
+        "rows_without_labels": counts["rows_without_labels"],
+        "no_yerb_conflicts": len(conflicts),
+        "labelled_images": len(labels),
+        "normalised_labels": {raw: spelling[tidy(raw)] for raw in sorted(_raw_labels(read.rows, known))
+                              if tidy(raw) and spelling[tidy(raw)] != raw},
+        "examples": {"rows_without_image": sorted(unmatched)[:EXAMPLES],
+                     "images_without_labels": unlabelled[:EXAMPLES],
+                     "no_yerb_conflicts": conflicts[:EXAMPLES]},
+        "rules": {"no_yerb_conflicts": "the product wins; encode drops 'No Yerb' from these images",
+                  "images_without_labels": "left out of training, never read as 'No Yerb'"},
+    }
     files.write_json(out_dir / REPORT, report)
-    return report
+    return {key: counts[key] for key in HEADLINE}
+
+
+def tidy(label: str) -> str:
+    """A label without stray spaces: trimmed parts, single inner spaces, no empty parts."""
+    parts = (" ".join(part.split()) for part in label.split(taxonomy.SEPARATOR))
+    return taxonomy.SEPARATOR.join(part for part in parts if part)
+
+
+def canonical_spellings(label_sets: Iterable[Iterable[str]], preferred: Iterable[str]) -> dict[str, str]:
+    """One spelling per class for labels that differ only in case, decided part by part.
+
+    Deciding per path part keeps a class and its ancestors consistent: ``cans/Lemon``
+    beside ``Cans/Slim`` becomes ``Cans/Lemon``, so both share the ancestor ``Cans``.
+    """
+    everything = [label for labels in label_sets for label in labels]
+    votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for label in everything:
+        for key, part in _keyed_parts(label):
+            votes[key][part] += 1
+    chosen = {key: part for label in taxonomy.expand(tidy(p) for p in preferred) for key, part in _keyed_parts(label)}
+    for key, spellings in votes.items():
+        chosen.setdefault(key, min(spellings, key=lambda s: (-spellings[s], s)))
+    return {label: taxonomy.SEPARATOR.join(chosen[key] for key, _ in _keyed_parts(label)) for label in everything}
+
+
+def _keyed_parts(label: str) -> list[tuple[str, str]]:
+    """(case-folded path up to this part, this part as written) for each part of a label."""
+    parts = label.split(taxonomy.SEPARATOR)
+    return [(taxonomy.SEPARATOR.join(parts[:i + 1]).casefold(), part) for i, part in enumerate(parts)]
+
+
+def check_taxonomy(labels: dict[str, list[str]], allowed: list[str], export: Path) -> None:
+    """Stop on any label that ``labels.taxonomy`` (or an ancestor of one of its labels) does not name."""
+    valid = taxonomy.expand(tidy(label) for label in allowed)
+    offending: defaultdict[str, list[str]] = defaultdict(list)
+    for name, given in labels.items():
+        for label in given:
+            if label not in valid:
+                offending[label].append(name)
+    if offending:
+        problems = "; ".join(_unknown(label, names, valid) for label, names in sorted(offending.items()))
+        raise UserError(f"{export}: labels not in labels.taxonomy: {problems}")
+
+
+def _unknown(label: str, names: list[str], valid: set[str]) -> str:
+    close = difflib.get_close_matches(label, sorted(valid), n=3, cutoff=0.6)
+    hint = f"closest valid: {', '.join(repr(c) for c in close)}" if close else "no close valid label"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{label!r} on {len(names)} image(s) ({shown}); {hint}"
+
+
+def _check_matched(export: Path, counts: Counter[str], min_matched: float) -> None:
+    """Stop when the export is for another image set rather than train on (almost) nothing."""
+    rows = counts["rows_read"]
+    matched = rows - counts["rows_without_image"]
+    if not rows:
+        raise UserError(f"{export}: no data rows; export the labels again")
+    if matched == 0:
+        raise UserError(f"{export}: none of its {rows} rows names a scraped image; is it the export for this image set?")
+    if matched < min_matched * rows:
+        raise UserError(f"{export}: only {matched} of its {rows} rows ({matched / rows:.0%}) name a scraped image, "
+                        f"below labels.min_matched = {min_matched:g}; is it the export for this image set?")
+
+
+def _raw_labels(rows: list[azure.Row], known: set[str]) -> set[str]:
+    return {label for url, row_labels in rows if azure.file_name_of(url) in known for label in row_labels}
 
 
 def read_labels_table(path: Path) -> dict[str, list[str]]:
