@@ -1,4 +1,4 @@
-"""The ``yerbnet`` command: ``yerbnet predict PATH...`` and ``yerbnet classes``."""
+"""The ``yerbnet`` command: ``predict PATH...``, ``classes`` and ``report``."""
 
 from __future__ import annotations
 
@@ -6,48 +6,69 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from yerbnet.errors import reported_as_exit
+from yerbnet.errors import UserError, reported_as_exit
+
+
+def _rows(args: argparse.Namespace) -> Iterator[dict]:
+    """One output row per predicted image; skipped files reported on stderr as they come."""
+    from tqdm import tqdm
+
+    from yerbnet.predict import Predictor, Skipped, image_paths
+
+    predictor = Predictor(args.model_dir, threshold=args.threshold)
+    # A bar for folders only (the count is unknown up front), and only on a terminal (tqdm's disable=None).
+    folders = any(p.is_dir() for p in args.paths)
+    results = tqdm(predictor.predict(image_paths(args.paths), args.batch_size), unit="img",
+                   disable=None if folders else True, file=sys.stderr)
+    for result in results:
+        if isinstance(result, Skipped):
+            results.write(f"skipped {result.path}: {result.reason}", file=sys.stderr)
+            continue
+        extra = [c for c in list(result.scores)[: args.top_k] if c not in result.labels]
+        yield {"path": str(result.path), "labels": result.labels,
+               "scores": {c: round(result.scores[c], 4) for c in result.labels + extra}}
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from yerbnet.predict import Predictor, image_paths
-
-    paths = image_paths(args.paths)
-    predictor = Predictor(args.model_dir, threshold=args.threshold)
-    rows, failed = [], 0
-    for result in tqdm(predictor.predict(paths), total=len(paths), unit="img", disable=len(paths) < 50):
-        if isinstance(result, tuple):
-            print(f"skipped {result[0]}: {result[1]}", file=sys.stderr)
-            failed += 1
-            continue
-        best = list(result.scores)[: args.top_k]  # scores are ordered highest first
-        shown = result.labels + [c for c in best if c not in result.labels]
-        rows.append({"path": str(result.path), "labels": result.labels,
-                     "scores": {c: round(result.scores[c], 4) for c in shown}})
-    _emit(rows, args.format)
-    return 0 if rows or not paths else 1
-
-
-def _emit(rows: list[dict], fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+    """Stream rows out as they come (memory stays flat on any folder); exit 1 if none came."""
+    if args.top_k < 0:
+        raise UserError(f"--top-k {args.top_k}: must be 0 or more")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: must be 1 or more")
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    count = 0
+    if args.format == "csv":
         writer.writerow(["path", "labels", "scores"])
-        for row in rows:
-            writer.writerow([row["path"], ";".join(row["labels"]), json.dumps(row["scores"])])
-    else:
-        for row in rows:
-            shown = ", ".join(f"{c} {s:.2f}" for c, s in row["scores"].items()) or "-"
-            print(f"{row['path']}\t{shown}")
+    for row in _rows(args):
+        if args.format == "json":
+            print(("[\n" if count == 0 else ",\n") + json.dumps(row, ensure_ascii=False), end="")
+        elif args.format == "csv":
+            writer.writerow([row["path"], ";".join(row["labels"]), json.dumps(row["scores"], ensure_ascii=False)])
+        else:
+            print(f"{row['path']}\t{_table_cell(row)}")
+        count += 1
+    if args.format == "json":
+        print("[]" if count == 0 else "\n]")
+    if count == 0:
+        print("error: no image could be predicted", file=sys.stderr)
+    return 0 if count else 1
+
+
+def _table_cell(row: dict) -> str:
+    """``Cans 0.98, Cans/Slim 0.97 (also: Bottles 0.12)``: predicted labels, then the top-k others."""
+    predicted = ", ".join(f"{c} {row['scores'][c]:.2f}" for c in row["labels"]) or "nothing predicted"
+    others = ", ".join(f"{c} {s:.2f}" for c, s in row["scores"].items() if c not in row["labels"])
+    return f"{predicted} (also: {others})" if others else predicted
 
 
 def _classes(args: argparse.Namespace) -> int:
-    report = json.loads((args.encoded / "classes.json").read_text(encoding="utf-8"))
+    path = args.encoded / "classes.json"
+    if not path.exists():
+        raise UserError(f"{path}: not found; run the encode stage first (dvc repro encode)")
+    report = json.loads(path.read_text(encoding="utf-8"))
     counts = report["counts"]
     print(f"{'class':40s} {'train':>6s} {'val':>6s} {'test':>6s}")
     for name in report["classes"]:
@@ -57,19 +78,39 @@ def _classes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from yerbnet import report
+
+    for path in (args.metrics, args.model_dir / "classes.json"):
+        if not path.exists():
+            raise UserError(f"{path}: not found; run the pipeline first (dvc repro)")
+    results = json.loads(args.metrics.read_text(encoding="utf-8"))
+    if "at_half" not in results:
+        raise UserError(f"{args.metrics}: written by an older evaluate stage; rerun it (dvc repro evaluate)")
+    classes = json.loads((args.model_dir / "classes.json").read_text(encoding="utf-8"))["classes"]
+    print(report.overall_table(results), report.per_class_table(results, classes), sep="\n\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yerbnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="print the products found in images")
-    predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
+    predict.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
     predict.add_argument("--model-dir", type=Path, default=Path("models"))
     predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    predict.add_argument("--top-k", type=int, default=0, help="also show the k best scores")
-    predict.add_argument("--threshold", type=float, help="one threshold for all classes (default: models/thresholds.json)")
+    predict.add_argument("--top-k", type=int, default=0, help="also show the k best scores, predicted or not")
+    predict.add_argument("--threshold", type=float,
+                         help="one threshold for all classes (default: models/thresholds.json, else 0.5)")
+    predict.add_argument("--batch-size", type=int, default=32)
     predict.set_defaults(run=_predict)
     classes = commands.add_parser("classes", help="print the class tree with counts per split")
     classes.add_argument("--encoded", type=Path, default=Path("data/encoded"))
     classes.set_defaults(run=_classes)
+    report = commands.add_parser("report", help="print the latest evaluation's metrics tables")
+    report.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
+    report.add_argument("--model-dir", type=Path, default=Path("models"))
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     with reported_as_exit():
         return args.run(args)

@@ -3,13 +3,25 @@
 Key scheme: a class name's ``/`` becomes ``.`` (``Cans/Slim/Gold`` -> ``Cans.Slim.Gold``),
 because dvclive and DVC read ``/`` as nesting: ``Cans`` and ``Cans/Slim`` would collide.
 With dots each class is one flat key (``per_class`` -> ``Cans.Slim`` -> ``f1``), shown
-by ``dvc metrics show`` as ``per_class.Cans.Slim.f1``.
+by ``dvc metrics show`` as ``per_class.Cans.Slim.f1``. Spaces and brackets stay as they are.
+
+A class with no positives in the split has no defined recall, F1 or average precision:
+its values are 0.0 (never NaN), ``supported`` is 0, and the macro averages leave it out.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    hamming_loss,
+    precision_recall_fscore_support,
+)
+
+from yerbnet.errors import UserError
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
@@ -18,24 +30,59 @@ def metric_key(class_name: str) -> str:
     return class_name.replace("/", ".")
 
 
-def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, dict[str, float]]:
-    """Precision, recall, F1 and support for each class (0.0, not NaN, when undefined)."""
+def check_keys(classes: list[str]) -> None:
+    """Refuse class lists whose keys would merge (``A/B`` and a class literally named ``A.B``)."""
+    seen: dict[str, str] = {}
+    for name in classes:
+        other = seen.setdefault(metric_key(name), name)
+        if other != name:
+            raise UserError(f"classes '{other}' and '{name}' share the metric key '{metric_key(name)}'; "
+                            "rename one (merge it with encode.merge)")
+
+
+def present(y_true: np.ndarray) -> np.ndarray:
+    """Column indices of the classes that have at least one positive."""
+    return np.flatnonzero(y_true.sum(axis=0) > 0)
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per-class area under the precision-recall curve; 0.0 for a class with no positives."""
+    return np.array([
+        float(average_precision_score(y_true[:, c], scores[:, c])) if y_true[:, c].any() else 0.0
+        for c in range(y_true.shape[1])
+    ])
+
+
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
+              classes: list[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1, support, average precision and ``supported`` (1 or 0) per class."""
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, average=None, labels=range(len(classes)), zero_division=0.0
     )
+    ap = average_precision(y_true, scores)
     return {
-        name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for name, p, r, f, s in zip(classes, precision, recall, f1, support)
+        name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
+               "support": int(support[c]), "average_precision": float(ap[c]), "supported": int(support[c] > 0)}
+        for c, name in enumerate(classes)
     }
 
 
-def overall(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Macro F1 over the classes that have positives here (an absent class has no defined F1), and micro F1."""
-    present = np.flatnonzero(y_true.sum(axis=0) > 0)
+def overall(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Averaged F1s, subset accuracy, Hamming loss and macro PR-AUC; macro means over present classes."""
+    labels = present(y_true)
+    f1 = {avg: float(f1_score(y_true, y_pred, average=avg, labels=labels if avg == "macro" else None,
+                              zero_division=0.0))
+          for avg in ("macro", "micro", "weighted", "samples")}
+    ap = average_precision(y_true, scores)
     return {
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=present, zero_division=0.0)),
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0.0)),
-        "classes_present": int(len(present)),
+        "macro_f1": f1["macro"],
+        "micro_f1": f1["micro"],
+        "weighted_f1": f1["weighted"],
+        "samples_f1": f1["samples"],
+        "subset_accuracy": float((y_true == y_pred).all(axis=1).mean()),
+        "hamming_loss": float(hamming_loss(y_true, y_pred)),
+        "macro_pr_auc": float(ap[labels].mean()) if len(labels) else 0.0,
+        "classes_present": int(len(labels)),
     }
 
 
@@ -44,11 +91,28 @@ def binarize(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
 
 
 def tune_thresholds(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Per class, the grid threshold with the best F1 on these (validation) scores; 0.5 if no positives."""
+    """Per class, the grid threshold with the best F1 on these (validation) scores; 0.5 if no positives.
+
+    Ties go to the lowest threshold: on small validation sets it keeps recall.
+    """
     thresholds = np.full(y_true.shape[1], 0.5)
-    for c in range(y_true.shape[1]):
-        if y_true[:, c].sum() == 0:
-            continue
+    for c in present(y_true):
         f1s = [f1_score(y_true[:, c], scores[:, c] >= t, zero_division=0.0) for t in THRESHOLD_GRID]
         thresholds[c] = THRESHOLD_GRID[int(np.argmax(f1s))]
     return thresholds
+
+
+def confusions(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Counter[tuple[str, str]]:
+    """Per image, every missed class paired with every wrongly predicted one: ``(true, predicted)`` counts.
+
+    Parents that were right on both sides drop out, so a mix-up shows at the level where it
+    happened (``Cans/Slim/Gold`` -> ``Cans/Slim/Cranpom``). A miss with nothing in its place
+    pairs with ``"(nothing)"``; a false alarm on an image where nothing was missed, with
+    ``"(nothing)"`` as the true side.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    for truth, pred in zip(y_true.astype(bool), y_pred.astype(bool)):
+        missed = [classes[c] for c in np.flatnonzero(truth & ~pred)] or ["(nothing)"]
+        extra = [classes[c] for c in np.flatnonzero(pred & ~truth)] or ["(nothing)"]
+        counts.update((m, e) for m in missed for e in extra if (m, e) != ("(nothing)", "(nothing)"))
+    return counts

@@ -1,8 +1,9 @@
-"""Use a trained model: score image files with the thresholds evaluate chose."""
+"""Use a trained model: score image files with the thresholds evaluate chose, hierarchy-consistently."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,33 +13,71 @@ from PIL import Image, UnidentifiedImageError
 
 from yerbnet.augment import fit_square
 from yerbnet.errors import UserError
+from yerbnet.hierarchy import Hierarchy
 from yerbnet.training import CLASSES_FILE
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
+THRESHOLDS_FILE = "thresholds.json"
+UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError)
 
 
 @dataclass(frozen=True)
 class Prediction:
     path: Path
-    labels: list[str]            # above threshold, highest score first
-    scores: dict[str, float]     # every class
+    labels: list[str]            # predicted, hierarchy-consistent, highest score first
+    scores: dict[str, float]     # every class (parents raised to their best child), highest first
 
 
-def image_paths(targets: list[Path]) -> list[Path]:
-    """Files as given, folders searched recursively for images, in a stable order."""
-    found = []
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+def image_paths(targets: list[Path]) -> Iterator[Path]:
+    """Files as given, folders searched recursively for images (sorted per folder), lazily.
+
+    Lazy so that a folder of any size costs no memory up front.
+    """
     for target in targets:
         if target.is_dir():
-            found += sorted(p for p in target.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            for folder, subdirs, names in os.walk(target):
+                subdirs.sort()
+                for name in sorted(names):
+                    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                        yield Path(folder) / name
         elif target.exists():
-            found.append(target)
+            yield target
         else:
             raise UserError(f"{target}: no such file or folder")
-    return found
+
+
+def load_thresholds(model_dir: Path, classes: list[str]) -> np.ndarray:
+    """The evaluate stage's per-class thresholds; 0.5 for every class when it has not run.
+
+    Files from before the ``{"mode", "thresholds"}`` layout are a bare ``{class: value}``.
+    """
+    path = model_dir / THRESHOLDS_FILE
+    if not path.exists():
+        return np.full(len(classes), 0.5)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = saved.get("thresholds", saved)
+        return np.array([float(saved.get(c, 0.5)) for c in classes])
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        raise UserError(f"{path}: not a thresholds file (expected {{\"thresholds\": {{class: number}}}}); "
+                        "rerun the evaluate stage") from None
+
+
+def read_image(path: Path, size: int) -> np.ndarray:
+    """The image as the model saw its training data: padded to a square, resized to ``size``."""
+    with Image.open(path) as image:
+        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, still >= size (much faster)
+        return fit_square(image, size, "pad")
 
 
 class Predictor:
-    """A loaded model, its class list and per-class thresholds."""
+    """A loaded model, its class list, per-class thresholds and the class tree."""
 
     def __init__(self, model_dir: Path, threshold: float | None = None) -> None:
         import keras  # slow import, kept out of `yerbnet --help`
@@ -46,33 +85,36 @@ class Predictor:
         model_path = model_dir / "model.keras"
         if not model_path.exists():
             raise UserError(f"{model_path}: not found; train a model first (make run)")
+        if threshold is not None and not 0 < threshold < 1:
+            raise UserError(f"--threshold {threshold}: must be between 0 and 1")
         self.model = keras.models.load_model(model_path, compile=False)
         self.classes: list[str] = json.loads((model_dir / CLASSES_FILE).read_text(encoding="utf-8"))["classes"]
         self.size = int(self.model.input_shape[1])
-        thresholds_path = model_dir / "thresholds.json"
-        if threshold is not None:
-            self.thresholds = np.full(len(self.classes), threshold)
-        elif thresholds_path.exists():
-            saved = json.loads(thresholds_path.read_text(encoding="utf-8"))
-            self.thresholds = np.array([saved.get(c, 0.5) for c in self.classes])
-        else:
-            self.thresholds = np.full(len(self.classes), 0.5)
+        self.hierarchy = Hierarchy.of(self.classes)
+        self.thresholds = (np.full(len(self.classes), threshold) if threshold is not None
+                           else load_thresholds(model_dir, self.classes))
 
-    def predict(self, paths: list[Path], batch_size: int = 32) -> Iterator[Prediction | tuple[Path, str]]:
-        """Yield a :class:`Prediction` per readable image, or ``(path, reason)`` for one that is not."""
-        for start in range(0, len(paths), batch_size):
-            batch, kept = [], []
-            for path in paths[start:start + batch_size]:
-                try:
-                    with Image.open(path) as image:
-                        batch.append(fit_square(image, self.size, "pad"))
-                    kept.append(path)
-                except (OSError, UnidentifiedImageError) as exc:
-                    yield path, f"not a readable image ({exc.__class__.__name__})"
-            if not batch:
+    def predict(self, paths: Iterator[Path] | list[Path], batch_size: int = 32) -> Iterator[Prediction | Skipped]:
+        """Yield a :class:`Prediction` per readable image (in order) and a :class:`Skipped` per unreadable
+        file (as soon as it is found)."""
+        batch: list[tuple[Path, np.ndarray]] = []
+        for path in paths:
+            try:
+                batch.append((path, read_image(path, self.size)))
+            except UNREADABLE as exc:
+                yield Skipped(path, f"not a readable image ({exc.__class__.__name__}: {exc})")
                 continue
-            scores = self.model.predict_on_batch(np.stack(batch).astype(np.float32))
-            for path, row in zip(kept, np.asarray(scores)):
-                order = np.argsort(-row)
-                labels = [self.classes[i] for i in order if row[i] >= self.thresholds[i]]
-                yield Prediction(path, labels, {self.classes[i]: float(row[i]) for i in order})
+            if len(batch) == batch_size:
+                yield from self._flush(batch)
+                batch = []
+        yield from self._flush(batch)
+
+    def _flush(self, batch: list[tuple[Path, np.ndarray]]) -> Iterator[Prediction]:
+        if not batch:
+            return
+        raw = np.asarray(self.model.predict_on_batch(np.stack([image for _, image in batch]).astype(np.float32)))
+        fixed, labels = self.hierarchy.decide(raw, self.thresholds)
+        for (path, _), row, chosen in zip(batch, fixed, labels):
+            order = np.argsort(-row, kind="stable")
+            yield Prediction(path, [self.classes[i] for i in order if chosen[i]],
+                             {self.classes[i]: float(row[i]) for i in order})

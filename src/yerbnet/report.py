@@ -1,0 +1,85 @@
+"""Markdown tables of an evaluation, read from the metrics dict the evaluate stage logs.
+
+The same functions write ``reports/evaluation.md`` and print ``yerbnet report``, so the
+file and the command never disagree. No TensorFlow here: ``yerbnet report`` starts fast.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from yerbnet.metrics import metric_key
+
+OVERALL = ("macro_f1", "micro_f1", "weighted_f1", "samples_f1", "subset_accuracy", "hamming_loss",
+           "macro_pr_auc", "classes_present")
+RULES = {
+    "parent_scored_below_child": "a parent scored below one of its children",
+    "child_without_parent": "a class predicted without its parent",
+    "no_yerb_with_product": '"No Yerb" predicted together with a product',
+    "any_rule": "any of these",
+}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def overall_table(results: dict) -> str:
+    """Overall metrics at the selected thresholds, at 0.5 and at the thresholds tuned on val."""
+    rows = [[name, _number(results[name]), _number(results["at_half"][name]), _number(results["at_tuned"][name])]
+            for name in OVERALL]
+    return _table(["metric", "selected", "at 0.5", "tuned on val"], rows)
+
+
+def per_class_table(results: dict, classes: list[str]) -> str:
+    """One row per class at the selected thresholds; a class with no test positives says so."""
+    rows = []
+    for name in classes:
+        m = results["per_class"][metric_key(name)]
+        scores = ([_number(m[k]) for k in ("precision", "recall", "f1", "average_precision")]
+                  if m["supported"] else ["n/a (no test positives)", "", "", ""])
+        rows.append([name, str(m["support"]), f"{m['threshold']:.2f}", *scores,
+                     _number(results["at_half"]["per_class"][metric_key(name)]["f1"]) if m["supported"] else ""])
+    return _table(["class", "test positives", "threshold", "precision", "recall", "F1", "AP", "F1 at 0.5"], rows)
+
+
+def rules_table(results: dict) -> str:
+    n = results["test_images"]
+    rows = [[text, str(results["rule_breaks"][key]), f"{100 * results['rule_breaks'][key] / max(n, 1):.1f} %"]
+            for key, text in RULES.items()]
+    return _table(["rule broken by the raw model", "test images", "share"], rows)
+
+
+def confusion_table(confusions: Counter[tuple[str, str]], top: int = 10) -> str:
+    rows = [[truth, predicted, str(count)] for (truth, predicted), count in confusions.most_common(top)]
+    return _table(["true class (missed)", "predicted instead", "images"], rows) if rows else "No errors."
+
+
+def counts_table(classes: list[str], counts: dict[str, list[int]]) -> str:
+    """Positives per class in each split, as the augment stage's index records them."""
+    splits = list(counts)
+    rows = [[name, *(str(counts[s][c]) for s in splits)] for c, name in enumerate(classes)]
+    return _table(["class", *splits], rows)
+
+
+def markdown(results: dict, classes: list[str], mode: str, confusions: Counter[tuple[str, str]],
+             counts: dict[str, list[int]]) -> str:
+    """The whole ``reports/evaluation.md``."""
+    return "\n\n".join([
+        "# Evaluation on the test split",
+        f"{results['test_images']} test images. Selected thresholds: **{mode}** (`evaluate.threshold`); "
+        "tuned thresholds maximise each class's F1 on the validation split. Predictions are made "
+        "hierarchy-consistent before scoring (see README, Predict).",
+        "## Overall", overall_table(results),
+        "## Per class (selected thresholds)", per_class_table(results, classes),
+        "## Largest confusions",
+        "Per image, each missed class paired with each class predicted in its place.",
+        confusion_table(confusions),
+        "## How often the raw model broke the hierarchy rules (selected thresholds)", rules_table(results),
+        "## Class counts (images with each class)", counts_table(classes, counts),
+    ]) + "\n"
