@@ -18,10 +18,11 @@ def _rows(args: argparse.Namespace) -> Iterator[dict]:
 
     from yerbnet.predict import Predictor, Skipped, image_paths
 
+    paths = image_paths(args.paths)
     predictor = Predictor(args.model_dir, threshold=args.threshold)
     # A bar for folders only (the count is unknown up front), and only on a terminal (tqdm's disable=None).
     folders = any(p.is_dir() for p in args.paths)
-    results = tqdm(predictor.predict(image_paths(args.paths), args.batch_size), unit="img",
+    results = tqdm(predictor.predict(paths, args.batch_size), unit="img",
                    disable=None if folders else True, file=sys.stderr)
     for result in results:
         if isinstance(result, Skipped):

@@ -96,5 +96,5 @@ def mistakes(found: list[Mistake], path: Path, columns: int = 4) -> None:
         ax.set_title(f"{m.kind}: {m.cls} ({m.score:.2f})\ntrue: {', '.join(m.truth) or '-'}\n"
                      f"predicted: {', '.join(m.predicted) or '-'}", fontsize=7)
     if not found:
-        axes.flat[0].text(0.5, 0.5, "no errors on the test split", ha="center")
+        axes.flat[0].text(0.5, 0.5, "no false positives or negatives to show", ha="center")
     _save(fig, path)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from yerbnet.training import CLASSES_FILE
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
 THRESHOLDS_FILE = "thresholds.json"
+READ_THREADS = 2  # the machines this runs on have 2 cores; more threads only contend
 UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError)
 
 
@@ -35,21 +38,27 @@ class Skipped:
 
 
 def image_paths(targets: list[Path]) -> Iterator[Path]:
-    """Files as given, folders searched recursively for images (sorted per folder), lazily.
+    """Files as given, folders searched recursively for images (sorted per folder).
 
-    Lazy so that a folder of any size costs no memory up front.
+    Every target is checked up front (a typo fails before the model loads); folders are walked
+    lazily, so a folder of any size costs no memory.
     """
     for target in targets:
-        if target.is_dir():
-            for folder, subdirs, names in os.walk(target):
-                subdirs.sort()
-                for name in sorted(names):
-                    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                        yield Path(folder) / name
-        elif target.exists():
-            yield target
-        else:
+        if not target.exists():
             raise UserError(f"{target}: no such file or folder")
+    return _walk(targets)
+
+
+def _walk(targets: list[Path]) -> Iterator[Path]:
+    for target in targets:
+        if not target.is_dir():
+            yield target
+            continue
+        for folder, subdirs, names in os.walk(target):
+            subdirs.sort()
+            for name in sorted(names):
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                    yield Path(folder) / name
 
 
 def load_thresholds(model_dir: Path, classes: list[str]) -> np.ndarray:
@@ -98,16 +107,34 @@ class Predictor:
         """Yield a :class:`Prediction` per readable image (in order) and a :class:`Skipped` per unreadable
         file (as soon as it is found)."""
         batch: list[tuple[Path, np.ndarray]] = []
-        for path in paths:
-            try:
-                batch.append((path, read_image(path, self.size)))
-            except UNREADABLE as exc:
-                yield Skipped(path, f"not a readable image ({exc.__class__.__name__}: {exc})")
+        for path, image in self._read_ahead(paths, 2 * batch_size):
+            if isinstance(image, Skipped):
+                yield image
                 continue
+            batch.append((path, image))
             if len(batch) == batch_size:
                 yield from self._flush(batch)
                 batch = []
         yield from self._flush(batch)
+
+    def _read_ahead(self, paths: Iterator[Path] | list[Path], window: int) -> Iterator[tuple[Path, np.ndarray | Skipped]]:
+        """Decode in two threads while the model runs (Pillow releases the GIL); at most ``window``
+        images in flight, so memory does not grow with the folder."""
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            pending: deque[tuple[Path, Future]] = deque()
+            for path in paths:
+                pending.append((path, pool.submit(self._read, path)))
+                if len(pending) >= window:
+                    path, future = pending.popleft()
+                    yield path, future.result()
+            for path, future in pending:
+                yield path, future.result()
+
+    def _read(self, path: Path) -> np.ndarray | Skipped:
+        try:
+            return read_image(path, self.size)
+        except UNREADABLE as exc:
+            return Skipped(path, f"not a readable image ({exc.__class__.__name__}: {exc})")
 
     def _flush(self, batch: list[tuple[Path, np.ndarray]]) -> Iterator[Prediction]:
         if not batch:
