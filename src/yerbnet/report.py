@@ -78,7 +78,9 @@ def markdown(results: dict, classes: list[str], mode: str, confusions: Counter[t
         "## Overall", overall_table(results),
         "## Per class (selected thresholds)", per_class_table(results, classes),
         "## Largest confusions",
-        "Per image, each missed class paired with each class predicted in its place.",
+        "Per image, each missed class paired with each class predicted in its place; "
+        "`(nothing)` on the left is a false alarm where nothing was missed, on the right a miss "
+        "with nothing predicted instead.",
         confusion_table(confusions),
         "## How often the raw model broke the hierarchy rules (selected thresholds)", rules_table(results),
         "## Class counts (images with each class)", counts_table(classes, counts),
