@@ -11,7 +11,8 @@ Rules, applied in this order:
    wins: "No Yerb" if its score is above every product's score, the products otherwise
    (a tie keeps the products).
 
-Only numpy here: ``yerbnet predict`` imports it without TensorFlow's or sklearn's start-up cost.
+One implementation for both, so the evaluate stage's metrics describe exactly the answers
+``yerbnet predict`` gives.
 """
 
 from __future__ import annotations
