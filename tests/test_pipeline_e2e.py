@@ -63,7 +63,7 @@ def test_repro_trains_a_model_and_writes_per_class_metrics(repo):
     assert (repo / "models" / "model.keras").stat().st_size > 0
     metrics = json.loads((repo / "dvclive" / "evaluate" / "metrics.json").read_text())
     assert 0 <= metrics["macro_f1"] <= 1
-    assert set(metrics["per_class"]["Cans.Slim"]) == {"precision", "recall", "f1", "support"}
+    assert {"precision", "recall", "f1", "support"} <= set(metrics["per_class"]["Cans.Slim"])
     assert "Cans" in metrics["per_class"] and "No Yerb" in metrics["per_class"]
     shown = _run(["dvc", "metrics", "show", "--json"], repo)
     assert "per_class" in shown

@@ -126,7 +126,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     threshold: float | Literal["tuned"] = field(
-        default=0.5,
+        default="tuned",
         metadata=_check(lambda v: v == "tuned" or 0 < v < 1, "a number between 0 and 1, or 'tuned'"),
     )
     worst_errors: int = field(default=8, metadata=_check(lambda v: 0 <= v <= 64, "an integer from 0 to 64"))

@@ -78,11 +78,11 @@ def load_thresholds(model_dir: Path, classes: list[str]) -> np.ndarray:
                         "rerun the evaluate stage") from None
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """The image as the model saw its training data: padded to a square, resized to ``size``."""
+def read_image(path: Path, size: int, resize: str = "pad") -> np.ndarray:
+    """The image as the model saw its training data: squared (``pad`` or ``crop``), resized to ``size``."""
     with Image.open(path) as image:
         image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, still >= size (much faster)
-        return fit_square(image, size, "pad")
+        return fit_square(image, size, resize)
 
 
 class Predictor:
@@ -97,7 +97,9 @@ class Predictor:
         if threshold is not None and not 0 < threshold < 1:
             raise UserError(f"--threshold {threshold}: must be between 0 and 1")
         self.model = keras.models.load_model(model_path, compile=False)
-        self.classes: list[str] = json.loads((model_dir / CLASSES_FILE).read_text(encoding="utf-8"))["classes"]
+        saved = json.loads((model_dir / CLASSES_FILE).read_text(encoding="utf-8"))
+        self.classes: list[str] = saved["classes"]
+        self.resize: str = saved.get("resize", "pad")
         self.size = int(self.model.input_shape[1])
         self.hierarchy = Hierarchy.of(self.classes)
         self.thresholds = (np.full(len(self.classes), threshold) if threshold is not None
@@ -132,7 +134,7 @@ class Predictor:
 
     def _read(self, path: Path) -> np.ndarray | Skipped:
         try:
-            return read_image(path, self.size)
+            return read_image(path, self.size, self.resize)
         except UNREADABLE as exc:
             return Skipped(path, f"not a readable image ({exc.__class__.__name__}: {exc})")
 

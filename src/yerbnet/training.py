@@ -197,7 +197,9 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     history = model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
     with files.atomic_path(model_path) as tmp:
         model.save(tmp)
-    files.write_json(model_path.parent / CLASSES_FILE, {"classes": classes})
+    # predict must square photos the way augment did for training
+    files.write_json(model_path.parent / CLASSES_FILE,
+                     {"classes": classes, "resize": index.get("augment", {}).get("resize", "pad")})
     if np.isnan(history.history["loss"]).any():
         raise UserError(f"train: the loss became NaN; kept the model of epoch {stopper.best_epoch + 1} in "
                         f"{model_path}; lower train.learning_rate or use another train.loss")
