@@ -151,7 +151,8 @@ def _example(image: bytes, target: np.ndarray, image_id: str) -> bytes:
         "label": tf.train.Feature(float_list=tf.train.FloatList(value=target.tolist())),
         "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_id.encode("utf-8")])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: protobuf map order otherwise varies between processes, and so would the shard bytes
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def _records(name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams,
