@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from yerbnet.errors import UserError
-from yerbnet.models import BACKBONES, build_model
+from yerbnet.models import BACKBONES, CaffeStyle, build_model
 from yerbnet.params import ARCHITECTURES, TrainParams
 from yerbnet.training import WeightedBinaryCrossentropy, positive_weights
 
@@ -33,6 +33,16 @@ def test_local_weights_load_by_path_and_a_missing_file_is_named(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(loaded, donor.get_weights()))
     with pytest.raises(UserError, match="missing.weights.h5'.*file not found"):
         build_model(TrainParams(**{**cfg.__dict__, "weights": str(tmp_path / "missing.weights.h5")}), 32, 3)
+
+
+def test_resnet50_gets_its_pixels_the_way_keras_preprocesses_them(tmp_path):
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    model = build_model(TrainParams(architecture="resnet50", head="gap"), 32, 3)
+    expected = keras.applications.resnet50.preprocess_input(pixels.copy())
+    np.testing.assert_allclose(model.get_layer("caffe_style")(pixels), expected, rtol=1e-6)
+    tiny = keras.Sequential([keras.Input((32, 32, 3)), CaffeStyle()])
+    tiny.save(tmp_path / "tiny.keras")  # a saved model.keras with this layer loads back
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "tiny.keras").predict(pixels, verbose=0), expected, rtol=1e-6)
 
 
 def test_simple_cnn_refuses_pretrained_weights():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import keras
 from keras import layers
@@ -41,14 +42,30 @@ def _conv_bn_relu(x: keras.KerasTensor, filters: int, kernel: int, strides: int)
     return layers.ReLU()(x)
 
 
-def _application(factory: Callable[..., keras.Model], unit_range: bool, **kwargs) -> Backbone:
+IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)
+
+
+@keras.saving.register_keras_serializable(package="yerbnet")
+class CaffeStyle(layers.Layer):
+    """[0, 255] RGB -> BGR minus the ImageNet channel means: the input ResNet50's weights expect."""
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(IMAGENET_BGR_MEANS, dtype=x.dtype)
+
+
+def _to_caffe_style(x: keras.KerasTensor) -> keras.KerasTensor:
+    return CaffeStyle(name="caffe_style")(x)
+
+
+def _application(factory: Callable[..., keras.Model],
+                 preprocess: Callable[[keras.KerasTensor], keras.KerasTensor] | None) -> Backbone:
     def build(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
-        if unit_range:
-            x = _to_unit_range(x)
+        if preprocess is not None:
+            x = preprocess(x)
         extra = {"alpha": cfg.alpha} if factory is keras.applications.MobileNetV2 else {}
         shape = tuple(x.shape[1:])
         try:
-            backbone = factory(include_top=False, weights=weights, input_shape=shape, **extra, **kwargs)
+            backbone = factory(include_top=False, weights=weights, input_shape=shape, **extra)
         except ValueError as exc:  # layer shapes differ: the file belongs to another model
             raise UserError(
                 f"train.weights = {weights!r} does not fit {cfg.architecture} {extra or ''} at input {shape} "
@@ -82,11 +99,28 @@ def _fast_batchnorm(model: keras.Model) -> None:
 
 BACKBONES: dict[str, Backbone] = {
     "simple_cnn": _simple_cnn,
-    "mobilenet_v2": _application(keras.applications.MobileNetV2, unit_range=True),
-    "xception": _application(keras.applications.Xception, unit_range=True),
+    "mobilenet_v2": _application(keras.applications.MobileNetV2, _to_unit_range),
+    "xception": _application(keras.applications.Xception, _to_unit_range),
     # EfficientNet rescales [0, 255] inputs inside its own first layers.
-    "efficientnet_b0": _application(keras.applications.EfficientNetB0, unit_range=False),
+    "efficientnet_b0": _application(keras.applications.EfficientNetB0, None),
+    "resnet50": _application(keras.applications.ResNet50, _to_caffe_style),
 }
+
+
+def set_backbone_trainable(model: keras.Model, top_layers: int | Literal["all"]) -> None:
+    """Freeze the pretrained backbone (``0``) or let its top ``top_layers`` layers (or ``"all"``) train.
+
+    BatchNorm layers stay frozen, which in Keras 3 also keeps them in inference mode:
+    small fine-tuning batches would wreck their ImageNet statistics. (Calling the backbone
+    with ``training=False`` does not do it: a functional model passes its own ``training``
+    down to every layer.) Call ``compile`` afterwards: Keras fixes the trainable set then.
+    """
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    backbone.trainable = top_layers != 0
+    for number, layer in enumerate(backbone.layers):
+        below = top_layers not in ("all", 0) and number < len(backbone.layers) - top_layers
+        if below or isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
 
 
 def resolve_weights(weights: str | None) -> str | None:
