@@ -44,7 +44,7 @@ import resource, sys, time
 from pathlib import Path
 from yerbnet.pipeline import split_dataset
 started, images = time.perf_counter(), 0
-for batch in split_dataset(Path(sys.argv[1]) / "shards", "train", 32, shuffle=True, seed=0):
+for batch in split_dataset(Path(sys.argv[1]) / "shards", "train", 32, epochs=range(1), seed=0):
     images += int(batch[0].shape[0])
 print(images, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -6,7 +6,7 @@ import pytest
 
 from yerbnet.errors import UserError
 from yerbnet.params import TrainParams
-from yerbnet.training import ThroughputLogger, train
+from yerbnet.training import ThroughputLogger, plan_phases, train
 
 TINY = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, batch_size=8, epochs=3, patience=3)
 
@@ -34,22 +34,39 @@ def test_two_runs_with_the_same_seed_give_the_same_metrics(tiny_shards, tmp_path
     np.testing.assert_allclose(first.predict(images, verbose=0), second.predict(images, verbose=0), rtol=1e-6)
 
 
-def test_an_interrupted_run_resumes_from_its_last_finished_epoch(tiny_shards, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def interrupt_after(monkeypatch):
+    """Ctrl-C at the end of the given epoch (0-based), before its snapshot is written."""
     original = ThroughputLogger.on_epoch_end
 
-    def interrupt_in_epoch_two(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
+    def arm(epoch: int) -> None:
+        def interrupted(self, current, logs=None):
+            original(self, current, logs)
+            if current == epoch:
+                raise KeyboardInterrupt
 
-    monkeypatch.setattr(ThroughputLogger, "on_epoch_end", interrupt_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
-        _train(tiny_shards, tmp_path)
+        monkeypatch.setattr(ThroughputLogger, "on_epoch_end", interrupted)
+
+    yield arm
     monkeypatch.setattr(ThroughputLogger, "on_epoch_end", original)
 
-    _train(tiny_shards, tmp_path)
+
+def _same_weights(a: keras.Model, b: keras.Model) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights(), strict=True))
+
+
+def test_an_interrupted_run_resumes_and_ends_with_the_uninterrupted_model(tiny_shards, tmp_path, interrupt_after,
+                                                                          monkeypatch, capsys):
+    straight = _train(tiny_shards, tmp_path / "straight")
+    interrupt_after(1)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tiny_shards, tmp_path / "resumed")
+    monkeypatch.undo()
+
+    resumed = _train(tiny_shards, tmp_path / "resumed")
     assert "resuming the interrupted run" in capsys.readouterr().out
-    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert _same_weights(straight, resumed)  # same batches, same dropout masks, same early-stopping state
+    logged = json.loads((tmp_path / "resumed" / "live" / "metrics.json").read_text())
     assert logged["step"] == 2  # epochs 2 and 3 ran after the resume, continuing the step count
 
 
@@ -73,3 +90,31 @@ def test_a_nan_loss_stops_with_a_message_and_keeps_the_best_model(tiny_shards, t
     with pytest.raises(UserError, match="the loss became NaN; kept the model of epoch"):
         _train(tiny_shards, tmp_path, exploding)
     assert (tmp_path / "models" / "model.keras").exists()
+
+
+def _pretrained(tmp_path) -> tuple[TrainParams, keras.Model]:
+    """Params for a MobileNetV2 whose weights come from a file this test saves (nothing is downloaded)."""
+    donor = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=0.35, input_shape=(32, 32, 3))
+    path = tmp_path / "donor.weights.h5"
+    donor.save_weights(path)
+    cfg = TrainParams(**{**TINY.__dict__, "architecture": "mobilenet_v2", "head": "gap", "weights": str(path),
+                         "warmup_epochs": 1, "epochs": 2, "unfreeze_layers": 3, "learning_rate": 0.01,
+                         "fine_tune_learning_rate": 0.01})
+    return cfg, donor
+
+
+def test_pretrained_weights_warm_up_the_head_then_fine_tune_the_top_layers_resumably(tiny_shards, tmp_path,
+                                                                                    interrupt_after, monkeypatch):
+    cfg, donor = _pretrained(tmp_path)
+    assert [(p.name, list(p.epochs)) for p in plan_phases(cfg)] == [("warmup", [0]), ("fine_tune", [1])]
+    straight = _train(tiny_shards, tmp_path / "straight", cfg)
+    backbone = straight.get_layer(donor.name)
+    changed = {layer.name for layer in backbone.layers if layer.weights and any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), donor.get_layer(layer.name).get_weights()))}
+    # The top 3 layers are Conv_1, Conv_1_bn and out_relu; BatchNorm stays frozen, statistics included.
+    assert changed == {"Conv_1"}
+
+    interrupt_after(0)  # the last warmup epoch, before its snapshot
+    with pytest.raises(KeyboardInterrupt):
+        _train(tiny_shards, tmp_path / "resumed", cfg)
+    monkeypatch.undo()
+    assert _same_weights(straight, _train(tiny_shards, tmp_path / "resumed", cfg))

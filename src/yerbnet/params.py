@@ -22,7 +22,7 @@ from yerbnet.errors import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
-ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0")
+ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0", "resnet50")
 
 
 def _positive(value: float) -> bool:
@@ -105,6 +105,11 @@ class TrainParams:
     architecture: Literal[ARCHITECTURES] = "simple_cnn"  # type: ignore[valid-type]
     head: Literal["gap", "gap_dense", "gmp"] = "gmp"
     weights: str | None = None
+    # With weights loaded: train the head on a frozen backbone first, then fine-tune.
+    warmup_epochs: int = field(default=3, metadata=_check(_non_negative, "an integer >= 0 (epochs with the backbone frozen)"))
+    unfreeze_layers: int | Literal["all"] = field(
+        default="all", metadata=_check(lambda v: v == "all" or v >= 0, "'all' or an integer >= 0 (backbone layers fine-tuned, from the top)"))
+    fine_tune_learning_rate: float = field(default=1e-5, metadata=_check(_positive, "a number > 0"))
     alpha: float = field(default=0.35, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
     cnn_blocks: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
     cnn_filters: int = field(default=16, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))

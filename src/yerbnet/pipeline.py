@@ -10,10 +10,12 @@ grow with the data set.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from yerbnet.augment import INDEX, N_DRAWS, Draw, draw
@@ -36,12 +38,15 @@ def online_params(index: dict) -> AugmentParams | None:
     return cfg if cfg is not None and cfg.online else None
 
 
-def split_dataset(shards_dir: Path, split: str, batch_size: int, *, shuffle: bool = False,
+def split_dataset(shards_dir: Path, split: str, batch_size: int, *, epochs: range | None = None,
                   seed: int = 0, with_ids: bool = False, augment: bool = False) -> tf.data.Dataset:
     """Batches of ``(images, targets)`` (and ``ids`` when asked) streamed from one split's shards.
 
-    ``augment``: apply ``augment.online``'s random ops (recorded in the index by the augment
-    stage, so DVC reruns training when they change), new draws each epoch, seeded by ``seed``.
+    Without ``epochs``: one pass in file order. With ``epochs``: one shuffled pass per epoch
+    number, end to end, each pass's order drawn from ``(seed, epoch)`` alone, so a run
+    resumed at epoch 7 gets the batches an uninterrupted run gets there (fit it with
+    ``steps_per_epoch``). ``augment``: shuffled passes also apply ``augment.online``'s random
+    ops (recorded in the index by the augment stage, so DVC reruns training when they change).
     """
     index = read_index(shards_dir)
     info = index["splits"].get(split)
@@ -63,21 +68,36 @@ def split_dataset(shards_dir: Path, split: str, batch_size: int, *, shuffle: boo
         return image, example["label"]
 
     paths = [str(shards_dir / shard["file"]) for shard in info["shards"]]
-    data = tf.data.TFRecordDataset(paths, num_parallel_reads=tf.data.AUTOTUNE)
-    # A known length lets Keras show progress and stops its "ran out of data" warning.
-    data = data.apply(tf.data.experimental.assert_cardinality(info["records"]))
-    if shuffle:
-        data = data.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    data = data.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
     online = online_params(index) if augment else None
-    if online is not None:
-        data = _augmented(data, online, seed)
+
+    def one_pass(epoch: int | None) -> tf.data.Dataset:
+        data = tf.data.TFRecordDataset(paths, num_parallel_reads=tf.data.AUTOTUNE)
+        # A known length lets Keras show progress and stops its "ran out of data" warning.
+        data = data.apply(tf.data.experimental.assert_cardinality(info["records"]))
+        if epoch is not None:
+            data = data.shuffle(SHUFFLE_BUFFER, seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
+        data = data.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
+        if epoch is not None and online is not None:
+            data = _augmented(data, online, epoch_seed(seed, epoch))
+        return data
+
+    if epochs is None:
+        data = one_pass(None)
+    else:
+        # Concatenated passes (not shuffle + repeat): tf.data's reshuffle counter restarts
+        # with every new process, so epoch k's order would depend on where a run started.
+        data = functools.reduce(tf.data.Dataset.concatenate, [one_pass(epoch) for epoch in epochs])
     return data.prefetch(tf.data.AUTOTUNE)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed for one epoch's shuffle and online draws, independent of every other epoch's."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
 def _augmented(data: tf.data.Dataset, cfg: AugmentParams, seed: int) -> tf.data.Dataset:
-    """Each batch paired with a fresh stateless seed; the seeds change each epoch, reproducibly."""
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    """Each batch paired with its own stateless seed, drawn from ``seed``."""
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
 
     def apply(batch: tuple[tf.Tensor, ...], pair: tf.Tensor) -> tuple[tf.Tensor, ...]:
         return (augment_batch(batch[0], pair, cfg), *batch[1:])

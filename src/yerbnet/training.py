@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import keras
 import numpy as np
@@ -17,9 +16,9 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 from sklearn.metrics import recall_score
 
-from yerbnet import files, metrics
+from yerbnet import files, metrics, resume
 from yerbnet.errors import UserError
-from yerbnet.models import build_model
+from yerbnet.models import build_model, set_backbone_trainable
 from yerbnet.params import TrainParams
 from yerbnet.pipeline import read_index, split_dataset
 from yerbnet.taxonomy import NO_YERB
@@ -65,13 +64,47 @@ def make_loss(cfg: TrainParams, train_counts: list[int], train_images: int) -> k
     return keras.losses.BinaryCrossentropy()
 
 
-def make_optimizer(cfg: TrainParams, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The optimizer, its learning rate optionally decayed to zero along a cosine over all epochs."""
-    rate = cfg.learning_rate
+def make_optimizer(cfg: TrainParams, learning_rate: float, steps: int) -> keras.optimizers.Optimizer:
+    """The optimizer, its learning rate optionally decayed to zero along a cosine over ``steps``."""
+    rate = learning_rate
     if cfg.lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=cfg.epochs * steps_per_epoch)
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return optimizers[cfg.optimizer](learning_rate=rate)
+
+
+def make_metrics(num_classes: int) -> list[keras.metrics.Metric]:
+    return [
+        keras.metrics.AUC(curve="PR", multi_label=True, num_labels=num_classes, name="pr_auc"),
+        keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1"),
+        keras.metrics.BinaryAccuracy(name="binary_accuracy"),
+    ]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of epochs with one trainable set and one learning rate."""
+
+    name: str
+    epochs: range
+    learning_rate: float
+    backbone_layers: int | Literal["all"] | None  # trainable backbone layers from the top; None: not pretrained
+
+
+def plan_phases(cfg: TrainParams) -> list[Phase]:
+    """From scratch: one phase. Pretrained: the head on a frozen backbone, then fine-tuning.
+
+    Training a new head on top of a trainable pretrained backbone sends large gradients
+    through it and destroys what it learned; the Keras transfer-learning guide warms the
+    head up first, then fine-tunes at a much lower learning rate.
+    """
+    if cfg.weights is None:
+        return [Phase("train", range(cfg.epochs), cfg.learning_rate, None)]
+    warm = min(cfg.warmup_epochs, cfg.epochs)
+    phases = [Phase("warmup", range(warm), cfg.learning_rate, 0)] if warm else []
+    if warm < cfg.epochs:
+        phases.append(Phase("fine_tune", range(warm, cfg.epochs), cfg.fine_tune_learning_rate, cfg.unfreeze_layers))
+    return phases
 
 
 class ThroughputLogger(keras.callbacks.Callback):
@@ -118,39 +151,31 @@ class ValidationRecall(keras.callbacks.Callback):
 
 
 class EpochStepDVCLive(DVCLiveCallback):
-    """DVCLive's callback with the step pinned to the Keras epoch.
+    """DVCLive's callback with the step pinned to the Keras epoch, across phases and resumes.
 
     On resume dvclive continues from the step in its metrics file, but cannot tell "one
-    epoch logged" from "none" (both read as step 0); the epoch BackupAndRestore restores is
-    the right step.
+    epoch logged" from "none" (both read as step 0). The caller ends the Live run: one run
+    spans both fine-tuning phases.
     """
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.live.step = epoch
 
-
-def fingerprint(cfg: TrainParams, index: dict, seed: int) -> str:
-    """What a backup must match to be resumed: the train params, the seed and the data's index."""
-    identity = json.dumps({"train": asdict(cfg), "seed": seed, "index": index}, sort_keys=True)
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    def on_train_end(self, logs: dict | None = None) -> None:
+        pass
 
 
-def backup_dir_for(backup_root: Path, key: str) -> tuple[Path, bool]:
-    """This run's backup folder, and whether it holds an interrupted run to resume.
+class EpochSeededRandomness(keras.callbacks.Callback):
+    """Restart each random layer's stream (dropout's) at a point given by the epoch number.
 
-    Backups of other params or data (a changed class list, say) are removed: resuming
-    them would mix two experiments.
+    Keras saves no SeedGenerator state with the weights, so a resumed run would otherwise
+    draw other dropout masks than the uninterrupted run drew for the same epoch.
     """
-    if backup_root.exists():
-        for stale in backup_root.iterdir():
-            if stale.name != key:
-                print(f"train: the backup in {stale} is for other params or data; starting fresh")
-                shutil.rmtree(stale)
-    backup = backup_root / key
-    resumed = backup.exists() and any(backup.iterdir())
-    if resumed:
-        print(f"train: resuming the interrupted run from {backup}")
-    return backup, resumed
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        for variable in self.model.variables:
+            if variable.path.endswith("seed_generator_state"):
+                variable.assign([int(variable.numpy()[0]), epoch * 2**24])
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
@@ -163,45 +188,66 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     """Fit a model on the train shards and save the epoch that scored best on ``train.monitor``.
 
     An interrupted run (kill, Ctrl-C) leaves a backup in ``backup_root``; the next run with
-    the same params and data resumes from the last finished epoch.
+    the same params and data resumes from the last finished epoch and ends with the same
+    model an uninterrupted run would have.
     """
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     index = read_index(shards_dir)
     classes, records = index["classes"], index["splits"]["train"]["records"]
     strategy = distribution_strategy(cfg.distribute)
-    train_data = split_dataset(shards_dir, "train", cfg.batch_size, shuffle=True, seed=seed, augment=True)
-    val_data = split_dataset(shards_dir, "val", cfg.batch_size)
     with strategy.scope():
         model = build_model(cfg, index["image_size"], len(classes))
-        model.compile(
-            optimizer=make_optimizer(cfg, math.ceil(records / cfg.batch_size)),
-            loss=make_loss(cfg, index["splits"]["train"]["positives"], records),
-            metrics=[
-                keras.metrics.AUC(curve="PR", multi_label=True, num_labels=len(classes), name="pr_auc"),
-                keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1"),
-                keras.metrics.BinaryAccuracy(name="binary_accuracy"),
-            ],
-        )
-    backup, resumed = backup_dir_for(backup_root, fingerprint(cfg, index, seed))
-    stopper = keras.callbacks.EarlyStopping(monitor=cfg.monitor, mode="min" if cfg.monitor.endswith("loss") else "max",
-                                            patience=cfg.patience, restore_best_weights=True, verbose=1)
-    callbacks = [
-        ValidationRecall(val_data, classes),  # first: later callbacks read the logs it adds
-        ThroughputLogger(records),
-        keras.callbacks.TerminateOnNaN(),
-        stopper,
-        keras.callbacks.BackupAndRestore(str(backup)),
-        EpochStepDVCLive(live=Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resumed)),
-    ]
-    history = model.fit(train_data, validation_data=val_data, epochs=cfg.epochs, callbacks=callbacks, verbose=2)
+    loss = make_loss(cfg, index["splits"]["train"]["positives"], records)
+    backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed))
+    val_data = split_dataset(shards_dir, "val", cfg.batch_size)
+    steps = math.ceil(records / cfg.batch_size)
+    phases = plan_phases(cfg)
+    resumed_phase = [phase.name for phase in phases].index(snapshot["phase"]) if snapshot else 0
+    diverged = False
+    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=snapshot is not None) as live:
+        for number, phase in enumerate(phases[resumed_phase:], start=resumed_phase):
+            if phase.backbone_layers is not None:
+                set_backbone_trainable(model, phase.backbone_layers)
+            with strategy.scope():
+                model.compile(optimizer=make_optimizer(cfg, phase.learning_rate, len(phase.epochs) * steps),
+                              loss=loss, metrics=make_metrics(len(classes)))
+            own = snapshot if number == resumed_phase else None
+            stopper = resume.ResumableEarlyStopping(backup, phase.name, own, monitor=cfg.monitor,
+                                                    mode="min" if cfg.monitor.endswith("loss") else "max",
+                                                    patience=cfg.patience)
+            first = phase.epochs.start
+            if own is not None:
+                model.optimizer.build(model.trainable_variables)
+                model.load_weights(backup / own["weights"])
+                first = own["epoch"]
+            if stopper.finished(phase.epochs.stop):  # interrupted between its last epoch and the next phase
+                stopper.set_model(model)
+                stopper.on_train_begin()
+                stopper.on_train_end()
+                continue
+            callbacks = [
+                ValidationRecall(val_data, classes),  # first: later callbacks read the logs it adds
+                ThroughputLogger(records),
+                EpochSeededRandomness(),
+                keras.callbacks.TerminateOnNaN(),
+                stopper,
+                EpochStepDVCLive(live=live),
+            ]
+            train_data = split_dataset(shards_dir, "train", cfg.batch_size, epochs=range(first, phase.epochs.stop),
+                                       seed=seed, augment=True)
+            history = model.fit(train_data, validation_data=val_data, initial_epoch=first, epochs=phase.epochs.stop,
+                                steps_per_epoch=steps, shuffle=False, callbacks=callbacks, verbose=2)
+            diverged = bool(np.isnan(history.history["loss"]).any())
+            if diverged:
+                break
     with files.atomic_path(model_path) as tmp:
         model.save(tmp)
     # predict must square photos the way augment did for training
     files.write_json(model_path.parent / CLASSES_FILE,
                      {"classes": classes, "resize": index.get("augment", {}).get("resize", "pad")})
-    if np.isnan(history.history["loss"]).any():
+    shutil.rmtree(backup, ignore_errors=True)  # the run ended: nothing left to resume
+    if diverged:
         raise UserError(f"train: the loss became NaN; kept the model of epoch {stopper.best_epoch + 1} in "
                         f"{model_path}; lower train.learning_rate or use another train.loss")
     return model
-
