@@ -1,4 +1,4 @@
-"""Training images per second for each architecture, on batches of the real shards held in memory.
+"""Training images per second for each architecture, on random batches held in memory.
 
     python benchmarks/train_throughput.py [--image-size 128] [--steps 10] [arch ...]
 
