@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from yerbnet import files
 from yerbnet.params import TrainParams
@@ -86,6 +87,18 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         for old in self.folder.iterdir():
             if old.name not in (STATE, weights, best):
                 old.unlink()
+
+    def restore(self, strategy: tf.distribute.Strategy) -> int:
+        """Load the snapshot's model and optimizer weights into the compiled model; the epoch to go on from."""
+        with strategy.scope():
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.folder / self.snapshot["weights"])
+        return self.snapshot["epoch"]
+
+    def end_phase(self) -> None:
+        """What the end of ``fit`` would have done for a phase that had run all its epochs: keep its best one."""
+        self.on_train_begin()
+        self.on_train_end()
 
     def finished(self, phase_end: int) -> bool:
         """Whether the snapshot's phase had already ended: all its epochs run, or stopped early."""

@@ -183,6 +183,16 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
 
 
+def compile_for(model: keras.Model, phase: Phase, cfg: TrainParams, loss: keras.losses.Loss, steps: int,
+                strategy: tf.distribute.Strategy) -> None:
+    """Set the phase's trainable layers and compile with its learning rate (Keras fixes the trainable set here)."""
+    if phase.backbone_layers is not None:
+        set_backbone_trainable(model, phase.backbone_layers)
+    with strategy.scope():
+        model.compile(optimizer=make_optimizer(cfg, phase.learning_rate, len(phase.epochs) * steps),
+                      loss=loss, metrics=make_metrics(model.output_shape[-1]))
+
+
 def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, backup_root: Path,
           seed: int) -> keras.Model:
     """Fit a model on the train shards and save the epoch that scored best on ``train.monitor``.
@@ -207,24 +217,15 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     diverged = False
     with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=snapshot is not None) as live:
         for number, phase in enumerate(phases[resumed_phase:], start=resumed_phase):
-            if phase.backbone_layers is not None:
-                set_backbone_trainable(model, phase.backbone_layers)
-            with strategy.scope():
-                model.compile(optimizer=make_optimizer(cfg, phase.learning_rate, len(phase.epochs) * steps),
-                              loss=loss, metrics=make_metrics(len(classes)))
             own = snapshot if number == resumed_phase else None
+            compile_for(model, phase, cfg, loss, steps, strategy)
             stopper = resume.ResumableEarlyStopping(backup, phase.name, own, monitor=cfg.monitor,
                                                     mode="min" if cfg.monitor.endswith("loss") else "max",
                                                     patience=cfg.patience)
-            first = phase.epochs.start
-            if own is not None:
-                model.optimizer.build(model.trainable_variables)
-                model.load_weights(backup / own["weights"])
-                first = own["epoch"]
+            stopper.set_model(model)
+            first = stopper.restore(strategy) if own else phase.epochs.start
             if stopper.finished(phase.epochs.stop):  # interrupted between its last epoch and the next phase
-                stopper.set_model(model)
-                stopper.on_train_begin()
-                stopper.on_train_end()
+                stopper.end_phase()
                 continue
             callbacks = [
                 ValidationRecall(val_data, classes),  # first: later callbacks read the logs it adds
