@@ -125,7 +125,7 @@ class TrainParams:
     patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
     monitor: Literal["val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy",
                      "val_product_recall", "val_no_yerb_recall"] = "val_pr_auc"
-    distribute: Literal["none", "mirrored"] = "none"
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
 
 
 @dataclass(frozen=True)

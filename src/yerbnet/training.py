@@ -17,6 +17,7 @@ from dvclive.keras import DVCLiveCallback
 from sklearn.metrics import recall_score
 
 from yerbnet import files, metrics, resume
+from yerbnet.distributed import distribution_strategy, fit_across_workers
 from yerbnet.errors import UserError
 from yerbnet.models import build_model, set_backbone_trainable
 from yerbnet.params import TrainParams
@@ -141,7 +142,9 @@ class ValidationRecall(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
-        predicted = metrics.binarize(self.model.predict(self.data, verbose=0), 0.5)
+        # Not model.predict: under MultiWorkerMirroredStrategy it fails (see yerbnet.distributed).
+        scores = np.concatenate([keras.ops.convert_to_numpy(self.model(images, training=False)) for images, _ in self.data])
+        predicted = metrics.binarize(scores, 0.5)
         products = [c for c in range(self.targets.shape[1]) if c != self.no_yerb and self.targets[:, c].any()]
         logs["val_product_recall"] = float(recall_score(self.targets[:, products], predicted[:, products],
                                                         average="macro", zero_division=0.0))
@@ -178,11 +181,6 @@ class EpochSeededRandomness(keras.callbacks.Callback):
                 variable.assign([int(variable.numpy()[0]), epoch * 2**24])
 
 
-def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    """``mirrored`` copies the model to every local GPU; ``none`` is TensorFlow's default (one device)."""
-    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
-
-
 def compile_for(model: keras.Model, phase: Phase, cfg: TrainParams, loss: keras.losses.Loss, steps: int,
                 strategy: tf.distribute.Strategy) -> None:
     """Set the phase's trainable layers and compile with its learning rate (Keras fixes the trainable set here)."""
@@ -201,11 +199,11 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     the same params and data resumes from the last finished epoch and ends with the same
     model an uninterrupted run would have.
     """
+    strategy = distribution_strategy(cfg.distribute)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     index = read_index(shards_dir)
     classes, records = index["classes"], index["splits"]["train"]["records"]
-    strategy = distribution_strategy(cfg.distribute)
     with strategy.scope():
         model = build_model(cfg, index["image_size"], len(classes))
     loss = make_loss(cfg, index["splits"]["train"]["positives"], records)
@@ -237,8 +235,13 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
             ]
             train_data = split_dataset(shards_dir, "train", cfg.batch_size, epochs=range(first, phase.epochs.stop),
                                        seed=seed, augment=True)
-            history = model.fit(train_data, validation_data=val_data, initial_epoch=first, epochs=phase.epochs.stop,
-                                steps_per_epoch=steps, shuffle=False, callbacks=callbacks, verbose=2)
+            span = {"initial_epoch": first, "epochs": phase.epochs.stop, "steps_per_epoch": steps}
+            if cfg.distribute == "multi_worker":
+                history = fit_across_workers(model, strategy, train_data, validation_data=val_data, callbacks=callbacks,
+                                             **span)
+            else:
+                history = model.fit(train_data, validation_data=val_data, shuffle=False, callbacks=callbacks, verbose=2,
+                                    **span)
             diverged = bool(np.isnan(history.history["loss"]).any())
             if diverged:
                 break
