@@ -1,8 +1,9 @@
 """Resuming an interrupted train stage exactly where it stopped.
 
 After every epoch the train stage leaves in its backup folder all that the next epoch
-depends on: model and optimizer weights, the best epoch's weights and the early-stopping
-counters. Together with per-epoch data order (:func:`yerbnet.pipeline.split_dataset`) and
+depends on: model and optimizer weights, the best epoch's weights, the early-stopping
+counters, and the dvclive log so far (DVC deletes a stage's outputs, the log among them,
+before it reruns the stage). Together with per-epoch data order (:func:`yerbnet.pipeline.split_dataset`) and
 per-epoch dropout seeds (:class:`yerbnet.training.EpochSeededRandomness`), a resumed run
 ends with the same weights as an uninterrupted one.
 """
@@ -31,11 +32,12 @@ def fingerprint(cfg: TrainParams, index: dict, seed: int) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
-def open_backup(backup_root: Path, key: str) -> tuple[Path, dict | None]:
+def open_backup(backup_root: Path, key: str, live_dir: Path) -> tuple[Path, dict | None]:
     """This run's backup folder, and the snapshot of an interrupted run to resume (or ``None``).
 
     Backups of other params or data (a changed class list, say) are removed: resuming
-    them would mix two experiments.
+    them would mix two experiments. Resuming puts the snapshot's dvclive log back in
+    ``live_dir``, without rows of an epoch that ran after the snapshot.
     """
     if backup_root.exists():
         for stale in backup_root.iterdir():
@@ -47,6 +49,8 @@ def open_backup(backup_root: Path, key: str) -> tuple[Path, dict | None]:
     if not state.exists():
         return backup, None
     snapshot = json.loads(state.read_text(encoding="utf-8"))
+    shutil.rmtree(live_dir, ignore_errors=True)
+    shutil.copytree(backup / snapshot["log"], live_dir)
     print(f"train: resuming the interrupted run from {backup} at epoch {snapshot['epoch'] + 1}")
     return backup, snapshot
 
@@ -59,9 +63,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     callback's counters and best weights, so a resumed run could stop at another epoch.
     """
 
-    def __init__(self, folder: Path, phase: str, snapshot: dict | None, **kwargs) -> None:
+    def __init__(self, folder: Path, phase: str, snapshot: dict | None, live_dir: Path, **kwargs) -> None:
         super().__init__(restore_best_weights=True, verbose=1, **kwargs)
-        self.folder, self.phase, self.snapshot = folder, phase, snapshot
+        self.folder, self.phase, self.snapshot, self.live_dir = folder, phase, snapshot, live_dir
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
@@ -79,13 +83,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         best = f"best-{self.best_epoch + 1}.npz" if self.best_weights is not None else None
         if best and self.best_epoch == epoch:
             np.savez(self.folder / best, *self.best_weights)
+        log = f"dvclive-{epoch + 1}"
+        shutil.copytree(self.live_dir, self.folder / log)
         files.write_json(self.folder / STATE, {
             "phase": self.phase, "epoch": epoch + 1, "stopped": bool(self.model.stop_training),
             "wait": self.wait, "best": None if self.best is None else float(self.best),
-            "best_epoch": self.best_epoch, "weights": weights, "best_weights": best,
+            "best_epoch": self.best_epoch, "weights": weights, "best_weights": best, "log": log,
         })
         for old in self.folder.iterdir():
-            if old.name not in (STATE, weights, best):
+            if old.is_dir() and old.name != log:
+                shutil.rmtree(old)
+            elif old.is_file() and old.name not in (STATE, weights, best):
                 old.unlink()
 
     def restore(self, strategy: tf.distribute.Strategy) -> int:

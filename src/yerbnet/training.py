@@ -207,7 +207,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     with strategy.scope():
         model = build_model(cfg, index["image_size"], len(classes))
     loss = make_loss(cfg, index["splits"]["train"]["positives"], records)
-    backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed))
+    backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed), live_dir)
     val_data = split_dataset(shards_dir, "val", cfg.batch_size)
     steps = math.ceil(records / cfg.batch_size)
     phases = plan_phases(cfg)
@@ -217,7 +217,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
         for number, phase in enumerate(phases[resumed_phase:], start=resumed_phase):
             own = snapshot if number == resumed_phase else None
             compile_for(model, phase, cfg, loss, steps, strategy)
-            stopper = resume.ResumableEarlyStopping(backup, phase.name, own, monitor=cfg.monitor,
+            stopper = resume.ResumableEarlyStopping(backup, phase.name, own, live_dir, monitor=cfg.monitor,
                                                     mode="min" if cfg.monitor.endswith("loss") else "max",
                                                     patience=cfg.patience)
             stopper.set_model(model)
@@ -230,8 +230,8 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
                 ThroughputLogger(records),
                 EpochSeededRandomness(),
                 keras.callbacks.TerminateOnNaN(),
-                stopper,
                 EpochStepDVCLive(live=live),
+                stopper,  # after dvclive: its snapshot holds this epoch's log
             ]
             train_data = split_dataset(shards_dir, "train", cfg.batch_size, epochs=range(first, phase.epochs.stop),
                                        seed=seed, augment=True)
