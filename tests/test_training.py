@@ -66,11 +66,15 @@ def test_an_interrupted_run_resumes_and_ends_with_the_uninterrupted_model(tiny_s
     monkeypatch.undo()
 
     shutil.rmtree(tmp_path / "resumed" / "live")  # as `dvc repro` does with a stage's outputs before rerunning it
+    snapshot = next((tmp_path / "resumed" / "backup").iterdir())
+    (snapshot / "dvclive-2" / "plots").mkdir(parents=True)  # as a kill while copying epoch 2's log would leave it
     resumed = _train(tiny_shards, tmp_path / "resumed")
     assert "resuming the interrupted run" in capsys.readouterr().out
     assert _same_weights(straight, resumed)  # same batches, same dropout masks, same early-stopping state
     # The whole per-epoch log is there, the epoch before the interruption included; only timings differ.
     assert _logged_values(tmp_path / "resumed" / "live") == _logged_values(tmp_path / "straight" / "live")
+    logged = json.loads((tmp_path / "resumed" / "live" / "metrics.json").read_text())
+    assert logged["step"] == 2  # epochs 2 and 3 ran after the resume, continuing the step count
 
 
 def _logged_values(live_dir: Path) -> dict[str, str]:

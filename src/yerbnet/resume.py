@@ -3,9 +3,10 @@
 After every epoch the train stage leaves in its backup folder all that the next epoch
 depends on: model and optimizer weights, the best epoch's weights, the early-stopping
 counters, and the dvclive log so far (DVC deletes a stage's outputs, the log among them,
-before it reruns the stage). Together with per-epoch data order (:func:`yerbnet.pipeline.split_dataset`) and
-per-epoch dropout seeds (:class:`yerbnet.training.EpochSeededRandomness`), a resumed run
-ends with the same weights as an uninterrupted one.
+before it reruns the stage). Together with per-epoch data order
+(:func:`yerbnet.pipeline.split_dataset`) and per-epoch dropout seeds
+(:class:`yerbnet.training.EpochSeededRandomness`), a resumed run ends with the same
+weights and log as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         if best and self.best_epoch == epoch:
             np.savez(self.folder / best, *self.best_weights)
         log = f"dvclive-{epoch + 1}"
+        shutil.rmtree(self.folder / log, ignore_errors=True)  # a copy a kill cut short, before a resume
         shutil.copytree(self.live_dir, self.folder / log)
         files.write_json(self.folder / STATE, {
             "phase": self.phase, "epoch": epoch + 1, "stopped": bool(self.model.stop_training),
