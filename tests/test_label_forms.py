@@ -11,6 +11,7 @@ from yerbnet.errors import UserError
 from yerbnet.labels import azure
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.importer import import_labels, read_labels_table
+from yerbnet.labels.matching import url_parts
 from yerbnet.params import EncodeParams
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
@@ -37,7 +38,7 @@ def _copy(tmp_path: Path, name: str, suffix: str = "") -> Path:
 def test_each_form_is_told_from_its_content(tmp_path, form, name):
     export = read_export(_copy(tmp_path, name, suffix=".txt"))
     assert export.form == form
-    by_name = {azure.file_name_of(url): sorted(labels) for url, labels in export.rows}
+    by_name = {url_parts(url)[-1]: sorted(labels) for url, labels in export.rows}
     assert len(export.rows) == 6
     assert by_name["2016-04-05_12-00-00_UTC.jpg"] == []
     assert by_name["my photo.jpg"] == ["Cans/Enlightenmint", "No Yerb"]
@@ -51,7 +52,7 @@ def test_every_form_imports_to_the_same_labels_table(tmp_path, name):
                       "duplicate_rows_merged": 0, "images_without_labels": 2}
     details = json.loads((tmp_path / "report.json").read_text())
     assert details["no_yerb_conflicts"] == 1
-    assert details["examples"]["rows_without_image"] == ["not-scraped.jpg"]
+    assert [url.rsplit("/", 1)[-1] for url in details["examples"]["rows_without_image"]] == ["not-scraped.jpg"]
     assert details["examples"]["images_without_labels"] == ["2016-04-05_12-00-00_UTC.jpg", "2017-01-01_00-00-00_UTC.jpg"]
     assert "Cans/lemon" in details["normalised_labels"].values()
 

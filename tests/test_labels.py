@@ -24,11 +24,6 @@ def test_label_cells_in_every_list_notation(cell, labels):
     assert azure.parse_label_cell(cell) == labels
 
 
-def test_the_file_name_is_what_matches_across_url_schemes():
-    assert azure.file_name_of("AmlDatastore://workspaceblobstore/yerbnet/images/a_UTC_1.jpg") == "a_UTC_1.jpg"
-    assert azure.file_name_of("https://x.blob.core.windows.net/c/images/a.jpg?sv=1") == "a.jpg"
-
-
 def test_a_written_export_reads_back(tmp_path):
     rows = [(azure.datastore_url("a.jpg"), ["Cans/Slim/Gold", "Bottles/Mint"]), (azure.datastore_url("b.jpg"), ["No Yerb"])]
     azure.write_csv_export(tmp_path / "labels.csv", rows)
@@ -64,7 +59,7 @@ def test_import_counts_what_matched_and_merges_duplicate_rows(tmp_path):
 def test_an_export_for_another_image_set_stops_the_stage(tmp_path):
     export = tmp_path / "export.csv"
     azure.write_csv_export(export, [(azure.datastore_url("other.jpg"), ["Cans"])])
-    with pytest.raises(UserError, match="none of its 1 rows names a scraped image"):
+    with pytest.raises(UserError, match=r"only 0 of its 1 rows .* unmatched, e.g. .*other.jpg"):
         import_labels(export, ["a.jpg"], tmp_path / "out")
 
 

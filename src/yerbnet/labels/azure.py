@@ -1,8 +1,9 @@
 """Azure Machine Learning Data Labeling exports: what every form shares, and the CSV form.
 
 Every form names an image by a URL (``AmlDatastore://<datastore>/<path>``,
-``azureml://.../datastores/<ds>/paths/<path>``, an https blob URL or a bare path); only
-its file name survives every form, so that is what matches a scraped image.
+``azureml://.../datastores/<ds>/paths/<path>``, an https blob URL or a bare path) that ends
+with the path the photo was uploaded under; :mod:`yerbnet.labels.matching` finds the
+scraped image it names.
 
 The CSV export has a ``Url`` column and a ``Label`` column holding the labels of one
 image. Exports differ in how that cell is written, so reading is tolerant: one label, a
@@ -16,8 +17,7 @@ import ast
 import csv
 import io
 import json
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
+from pathlib import Path
 
 from yerbnet import files
 from yerbnet.errors import UserError
@@ -34,18 +34,6 @@ Row = tuple[str, list[str]]  # (image URL or path, labels) as the export gives t
 def datastore_url(file_name: str, folder: str = "yerbnet/images") -> str:
     """The URL Azure gives an image uploaded to the workspace's default datastore."""
     return f"AmlDatastore://{DATASTORE}/{folder}/{file_name}"
-
-
-def file_name_of(url: str) -> str:
-    """The part of a URL that survives every export form: its (percent-decoded) file name.
-
-    A URL with a ``..`` segment is refused: it can only come from a broken or hostile
-    export, and whatever it names must never be mistaken for a file in the image folder.
-    """
-    path = unquote(url.split("?", 1)[0]).replace("\\", "/")
-    if ".." in path.split("/"):
-        raise UserError(f"image URL {url!r} climbs out of its folder ('..'); refused")
-    return PurePosixPath(path).name
 
 
 def read_text(path: Path) -> str:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from yerbnet import files, taxonomy
 from yerbnet.errors import UserError
-from yerbnet.labels import azure
 from yerbnet.labels.forms import read_export
+from yerbnet.labels.matching import Matcher
 from yerbnet.params import LabelsParams
 
 LABELS_TABLE = "labels.csv"
@@ -33,34 +33,44 @@ HEADLINE = ("rows_read", "matched_images", "rows_without_image", "duplicate_rows
 EXAMPLES = 10  # file names listed per kind of dropped row
 
 
-def import_labels(export: Path, images: list[str], out_dir: Path,
+def import_labels(export: Path, images: Mapping[str, str] | Iterable[str], out_dir: Path,
                   cfg: LabelsParams = LabelsParams()) -> dict[str, int]:
-    """Write ``labels.csv`` and ``report.json`` into ``out_dir``; return the headline counts."""
+    """Write ``labels.csv`` and ``report.json`` into ``out_dir``; return the headline counts.
+
+    ``images`` maps each scraped file to the relative path it had in the user's folder (see
+    :mod:`yerbnet.labels.matching`); plain names mean both are the same.
+    """
     read = read_export(export)
-    known = set(images)
+    matcher = Matcher(images)
     found: dict[str, set[str]] = {}
+    raw_labels: set[str] = set()
     counts: Counter[str] = Counter(rows_read=len(read.rows))
     unmatched: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
     for url, row_labels in read.rows:
         try:
-            name = azure.file_name_of(url)
+            match = matcher.match(url)
         except UserError as exc:
             raise UserError(f"{export}: {exc}") from None
-        if name not in known:
+        if match.file is None:
             counts["rows_without_image"] += 1
-            unmatched.append(name or url)
+            if match.ambiguous:
+                ambiguous[url] = list(match.candidates)
+            else:
+                unmatched.append(url)
             continue
-        counts["duplicate_rows_merged"] += name in found
+        counts["duplicate_rows_merged"] += match.file in found
         counts["rows_without_labels"] += not row_labels
-        found.setdefault(name, set()).update(filter(None, map(tidy, row_labels)))
-    _check_matched(export, counts, cfg.min_matched)
+        raw_labels.update(row_labels)
+        found.setdefault(match.file, set()).update(filter(None, map(tidy, row_labels)))
+    _check_matched(export, counts, cfg.min_matched, unmatched, ambiguous)
 
     spelling = canonical_spellings(found.values(), cfg.taxonomy or [])
     labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(found.items()) if raw}
     if cfg.taxonomy is not None:
         check_taxonomy(labels, cfg.taxonomy, export)
     conflicts = sorted(name for name, given in labels.items() if taxonomy.NO_YERB in given and len(given) > 1)
-    unlabelled = [name for name in sorted(known) if name not in labels]
+    unlabelled = [name for name in sorted(matcher.stored.values()) if name not in labels]
 
     counts["matched_images"] = len(found)
     counts["images_without_labels"] = len(unlabelled)
@@ -74,9 +84,11 @@ def import_labels(export: Path, images: list[str], out_dir: Path,
         "rows_without_labels": counts["rows_without_labels"],
         "no_yerb_conflicts": len(conflicts),
         "labelled_images": len(labels),
-        "normalised_labels": {raw: spelling[tidy(raw)] for raw in sorted(_raw_labels(read.rows, known))
+        "ambiguous_rows": len(ambiguous),
+        "normalised_labels": {raw: spelling[tidy(raw)] for raw in sorted(raw_labels)
                               if tidy(raw) and spelling[tidy(raw)] != raw},
         "examples": {"rows_without_image": sorted(unmatched)[:EXAMPLES],
+                     "ambiguous_rows": dict(sorted(ambiguous.items())[:EXAMPLES]),
                      "images_without_labels": unlabelled[:EXAMPLES],
                      "no_yerb_conflicts": conflicts[:EXAMPLES]},
         "rules": {"no_yerb_conflicts": "the product wins; encode drops 'No Yerb' from these images",
@@ -135,21 +147,29 @@ def _unknown(label: str, names: list[str], valid: set[str]) -> str:
     return f"{label!r} on {len(names)} image(s) ({shown}); {hint}"
 
 
-def _check_matched(export: Path, counts: Counter[str], min_matched: float) -> None:
+def _check_matched(export: Path, counts: Counter[str], min_matched: float,
+                   unmatched: list[str], ambiguous: dict[str, list[str]]) -> None:
     """Stop when the export is for another image set rather than train on (almost) nothing."""
     rows = counts["rows_read"]
     matched = rows - counts["rows_without_image"]
     if not rows:
         raise UserError(f"{export}: no data rows; export the labels again")
-    if matched == 0:
-        raise UserError(f"{export}: none of its {rows} rows names a scraped image; is it the export for this image set?")
-    if matched < min_matched * rows:
+    if matched < min_matched * rows or matched == 0:
         raise UserError(f"{export}: only {matched} of its {rows} rows ({matched / rows:.0%}) name a scraped image, "
-                        f"below labels.min_matched = {min_matched:g}; is it the export for this image set?")
+                        f"below labels.min_matched = {min_matched:g}{_examples(unmatched, ambiguous)}; "
+                        "is it the export for this image set (scrape.directory)?")
 
 
-def _raw_labels(rows: list[azure.Row], known: set[str]) -> set[str]:
-    return {label for url, row_labels in rows if azure.file_name_of(url) in known for label in row_labels}
+def _examples(unmatched: list[str], ambiguous: dict[str, list[str]]) -> str:
+    """A few unmatched and ambiguous rows, so the user sees what the export calls its photos."""
+    text = ""
+    if unmatched:
+        text += f"; unmatched, e.g. {', '.join(repr(u) for u in sorted(unmatched)[:3])}"
+    if ambiguous:
+        url, candidates = sorted(ambiguous.items())[0]
+        text += (f"; {len(ambiguous)} ambiguous (one file name in several folders, and the URL names no folder), "
+                 f"e.g. {url!r} could be {' or '.join(candidates[:3])}")
+    return text
 
 
 def read_labels_table(path: Path) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """The scrape stage: every source writes the same contract into ``data/raw``.
 
 ``images/`` holds the photos under instaloader's file names, ``posts.csv`` one row per
-image (:class:`ImageRecord`). Later stages never learn where the images came from.
+image (:class:`ImageRecord`). Later stages never learn where the images came from, except
+for each image's ``original`` path: label exports name photos as the user uploaded them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ImageRecord:
     """One row of ``posts.csv``."""
 
     file: str
+    original: str  # path relative to the source folder, as the user named it (what a labels export names)
     shortcode: str
     date_utc: str
     carousel_index: int
@@ -60,7 +62,7 @@ def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]
 
     records, export_rows = [], []
     for photo in tqdm(render_photos(images, seed), total=images, desc="scrape synthetic", unit="img"):
-        record = save_jpeg(photo.image, raw_dir / IMAGES_DIR / photo.file_name, "synthetic",
+        record = save_jpeg(photo.image, raw_dir / IMAGES_DIR / photo.file_name, photo.file_name, "synthetic",
                            photo.shortcode, photo.date_utc, photo.carousel_index)
         records.append(record)
         export_rows.append((azure.datastore_url(photo.file_name), list(photo.labels)))
@@ -69,7 +71,7 @@ def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]
     return records
 
 
-def save_jpeg(image: Image.Image, path: Path, source: str, shortcode: str,
+def save_jpeg(image: Image.Image, path: Path, original: str, source: str, shortcode: str,
               date_utc: datetime | None, carousel_index: int) -> ImageRecord:
     """Encode ``image`` as JPEG, write it atomically and describe it for the manifest (no date: empty)."""
     buffer = io.BytesIO()
@@ -78,6 +80,7 @@ def save_jpeg(image: Image.Image, path: Path, source: str, shortcode: str,
     files.write_bytes(path, data)
     return ImageRecord(
         file=path.name,
+        original=original,
         shortcode=shortcode,
         date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if date_utc else "",
         carousel_index=carousel_index,
@@ -98,4 +101,4 @@ def read_manifest(raw_dir: Path) -> pd.DataFrame:
     path = raw_dir / MANIFEST
     if not path.exists():
         raise UserError(f"{path}: not found; run the scrape stage first (dvc repro scrape)")
-    return pd.read_csv(path, dtype={"file": str, "shortcode": str, "sha256": str}, keep_default_na=False)
+    return pd.read_csv(path, dtype={"file": str, "original": str, "shortcode": str, "sha256": str}, keep_default_na=False)

@@ -192,7 +192,7 @@ class _Writer:
             self._skip(path, str(exc))
             return None
         self.first_with_hash[digest] = self._rel(path)
-        record = save_jpeg(image, self.images_dir / self._unique_name(photo.stem, digest), self.source,
+        record = save_jpeg(image, self.images_dir / self._unique_name(photo.stem, digest), self._rel(path), self.source,
                            photo.shortcode, photo.date_utc, photo.carousel_index)
         self.records.append(record)
         return record
