@@ -27,6 +27,8 @@ def test_the_committed_params_file_is_valid_and_matches_the_defaults():
         ({"encode": {"val_fraction": 0.5, "test_fraction": 0.5}}, "allowed: less than 1"),
         ({"evaluate": {"threshold": "best"}}, "evaluate.threshold = 'best'"),
         ({"scrape": "synthetic"}, "scrape must be a mapping"),
+        ({"seed": -1}, "seed = -1; allowed: an integer from 0 to 4294967295"),
+        ({"seed": 2**32}, "seed = 4294967296; allowed: an integer from 0 to 4294967295"),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(raw, message):
@@ -54,3 +56,18 @@ def test_a_partial_file_fills_in_defaults(tmp_path):
     path.write_text(yaml.safe_dump({"seed": 7, "train": {"epochs": 2}}))
     params = load_params(path)
     assert (params.seed, params.train.epochs, params.train.batch_size) == (7, 2, 32)
+
+
+def test_numbers_are_read_as_yaml_1_2_the_way_dvc_writes_them(tmp_path):
+    """``dvc exp run -S train.learning_rate=0.00005`` writes ``5e-05``, which YAML 1.1 reads as a string."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  learning_rate: 5e-05\n  fine_tune_learning_rate: 1e-6\n  epochs: 2\n")
+    params = load_params(path)
+    assert (params.train.learning_rate, params.train.fine_tune_learning_rate) == (5e-05, 1e-06)
+
+
+def test_a_duplicated_key_is_one_clear_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_params(path)

@@ -77,10 +77,13 @@ def test_a_second_repro_does_nothing(repo):
 
 
 @pytest.mark.slow
-def test_changing_the_learning_rate_reruns_only_train_and_evaluate(repo):
+def test_small_learning_rates_set_by_dvc_rerun_only_train_and_evaluate(repo):
+    """DVC writes ``5e-05`` (YAML 1.2): the stages must read it as the number it is."""
     _run(["git", "add", "-A"], repo)
     _run(["git", "commit", "-qm", "after repro"], repo)
-    out = _run(["dvc", "exp", "run", "-S", "train.learning_rate=0.0005"], repo)
+    out = _run(["dvc", "exp", "run", "-S", "train.learning_rate=0.00005", "-S", "train.fine_tune_learning_rate=0.000001"],
+               repo)
+    assert "5e-05" in (repo / "params.yaml").read_text()
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"train", "evaluate"}
     assert "train.learning_rate" in _run(["dvc", "exp", "show", "--csv"], repo)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from yerbnet.errors import UserError
 
@@ -139,7 +139,8 @@ class EvaluateParams:
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = 42
+    # numpy's and TensorFlow's seeds are unsigned 32-bit.
+    seed: int = field(default=42, metadata=_check(lambda v: 0 <= v < 2**32, "an integer from 0 to 4294967295"))
     image_size: int = field(default=128, metadata=_check(lambda v: 32 <= v <= 1024, "an integer from 32 to 1024"))
     scrape: ScrapeParams = field(default_factory=ScrapeParams)
     labels: LabelsParams = field(default_factory=LabelsParams)
@@ -150,14 +151,26 @@ class Params:
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and validate a params file; raise :class:`UserError` on the first problem."""
+    """Read and validate a params file; raise :class:`UserError` on the first problem.
+
+    Read as YAML 1.2, the way DVC (ruamel.yaml) writes it: ``dvc exp run -S
+    train.learning_rate=0.00005`` stores ``5e-05``, which YAML 1.1 (PyYAML) reads as a string.
+    """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
     return parse_params(raw or {}, source=str(path))
+
+
+def _yaml_problem(exc: YAMLError) -> str:
+    """ruamel's several-line message as one line: what is wrong, and where."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem is None:
+        return str(exc).splitlines()[0]
+    return f"{problem.splitlines()[0]}, line {mark.line + 1}" if mark is not None else problem.splitlines()[0]
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
