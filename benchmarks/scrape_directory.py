@@ -49,7 +49,7 @@ def measure(folder: Path, limit: int) -> dict[str, float]:
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
         "from yerbnet.params import parse_params\n"
-        "from yerbnet.sources import scrape\n"
+        "from yerbnet.scrape import scrape\n"
         "cfg = parse_params({'scrape': {'source': 'directory', 'directory': sys.argv[1]}}).scrape\n"
         "start = time.perf_counter()\n"
         "records = scrape(cfg, seed=0, raw_dir=Path(sys.argv[2]))\n"

@@ -6,7 +6,7 @@ from yerbnet.augment import augment_dataset
 from yerbnet.encode import read_encoded
 from yerbnet.errors import reported_as_exit
 from yerbnet.params import load_params
-from yerbnet.sources import IMAGES_DIR
+from yerbnet.sources.manifest import IMAGES_DIR
 
 IMAGES = Path("data/raw") / IMAGES_DIR
 ENCODED = Path("data/encoded")

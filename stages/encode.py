@@ -4,9 +4,9 @@ from pathlib import Path
 
 from yerbnet.encode import encode, write_distribution, write_encoded
 from yerbnet.errors import reported_as_exit
-from yerbnet.labels.importer import LABELS_TABLE, read_labels_table
+from yerbnet.labels.table import LABELS_TABLE, read_labels_table
 from yerbnet.params import load_params
-from yerbnet.sources import read_manifest
+from yerbnet.sources.manifest import read_manifest
 
 RAW = Path("data/raw")
 LABELS = Path("data/labels")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from yerbnet.errors import reported_as_exit
 from yerbnet.params import load_params
-from yerbnet.sources import scrape
+from yerbnet.scrape import scrape
 
 RAW = Path("data/raw")
 

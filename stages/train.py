@@ -4,6 +4,7 @@ from pathlib import Path
 
 from yerbnet.errors import reported_as_exit
 from yerbnet.params import load_params
+from yerbnet.sources.images import PhotoLimits
 from yerbnet.training import train
 
 SHARDS = Path("data/augmented")
@@ -14,4 +15,5 @@ BACKUP = Path("models/.backup")  # not a DVC output: it must survive DVC's clean
 if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
-        train(params.train, SHARDS, MODEL, LIVE, BACKUP, params.seed)
+        limits = PhotoLimits(params.scrape.max_pixels, params.scrape.max_side)  # predict applies them too
+        train(params.train, SHARDS, MODEL, LIVE, BACKUP, params.seed, limits)

@@ -10,13 +10,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from yerbnet.augment import (INDEX, Draw, augment_dataset, augment_image, fit_square, inverse_affine,
+from yerbnet.augment import (INDEX, Draw, augment_dataset, augment_image, inverse_affine,
                              ordered_map, photometric, warp)
 from yerbnet.encode import Encoded
 from yerbnet.errors import UserError
 from yerbnet.models import build_model
 from yerbnet.params import AugmentParams, TrainParams, parse_params
 from yerbnet.pipeline import apply_draws, split_dataset
+from yerbnet.sources.images import fit_square
 
 CLASSES = ["Cans", "Cans/Lemon", "No Yerb"]
 

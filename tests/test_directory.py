@@ -17,7 +17,8 @@ from PIL import Image
 
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams, parse_params
-from yerbnet.sources import read_manifest, scrape
+from yerbnet.scrape import scrape
+from yerbnet.sources.manifest import read_manifest
 from yerbnet.sources.directory import REPORT
 
 

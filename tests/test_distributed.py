@@ -18,11 +18,13 @@ WORKER = """
 import sys
 from pathlib import Path
 from yerbnet.params import TrainParams
+from yerbnet.sources.images import PhotoLimits
 from yerbnet.training import train
 cfg = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, batch_size=8, epochs=3, patience=3,
                   learning_rate=0.01, lr_schedule="constant", distribute="multi_worker")
 out = Path(sys.argv[2])
-train(cfg, Path(sys.argv[1]), out / "model.keras", out / "live", out / "backup", seed=0)
+train(cfg, Path(sys.argv[1]), out / "model.keras", out / "live", out / "backup", seed=0,
+      limits=PhotoLimits(max_pixels=10_000_000, max_side=None))
 """
 
 

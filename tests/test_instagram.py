@@ -22,7 +22,8 @@ from PIL import Image
 
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams, parse_params
-from yerbnet.sources import read_manifest, scrape
+from yerbnet.scrape import scrape
+from yerbnet.sources.manifest import read_manifest
 from yerbnet.sources.instagram import STAGING, scrape_instagram
 
 START = 1_600_000_000  # 2020-09-13T12:26:40Z

@@ -10,7 +10,8 @@ from yerbnet.encode import encode, write_encoded
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
 from yerbnet.labels.forms import read_export
-from yerbnet.labels.importer import import_labels, read_labels_table
+from yerbnet.labels.importer import import_labels
+from yerbnet.labels.table import read_labels_table
 from yerbnet.labels.matching import url_parts
 from yerbnet.params import EncodeParams
 

@@ -4,7 +4,8 @@ import pytest
 
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
-from yerbnet.labels.importer import import_labels, read_labels_table
+from yerbnet.labels.importer import import_labels
+from yerbnet.labels.table import read_labels_table
 from yerbnet.params import LabelsParams, parse_params
 from yerbnet.taxonomy import LEAVES
 

@@ -8,10 +8,12 @@ from PIL import Image
 
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
-from yerbnet.labels.importer import import_labels, read_labels_table
+from yerbnet.labels.importer import import_labels
+from yerbnet.labels.table import read_labels_table
 from yerbnet.labels.matching import Matcher, url_parts
 from yerbnet.params import parse_params
-from yerbnet.sources import read_manifest, scrape
+from yerbnet.scrape import scrape
+from yerbnet.sources.manifest import read_manifest
 
 # A phone-photo folder as users have them, and the labels Azure gives each upload.
 UPLOADED = {

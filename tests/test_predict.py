@@ -12,7 +12,10 @@ from PIL import Image
 from yerbnet.cli import main
 from yerbnet.models import build_model
 from yerbnet.params import TrainParams
-from yerbnet.predict import Predictor, Skipped, load_thresholds
+from yerbnet.errors import UserError
+from yerbnet.predict import Predictor, Skipped, image_paths, load_thresholds, read_image
+from yerbnet.saved_model import ModelInfo, write_info
+from yerbnet.sources.images import PhotoLimits, fit_square
 
 CLASSES = ["Cans", "Cans/Slim", "Cans/Slim/Grapefruit Ginger", "No Yerb"]
 
@@ -22,7 +25,7 @@ def model_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(
         root / "model.keras")
-    (root / "classes.json").write_text(json.dumps({"classes": CLASSES}))
+    write_info(root, ModelInfo(CLASSES, "pad", PhotoLimits(max_pixels=10_000_000, max_side=1440)))
     return root
 
 
@@ -50,7 +53,7 @@ def test_a_folder_with_a_corrupt_file_predicts_the_rest(model_dir, photos, capsy
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == [
         str(photos / "a.png"), str(photos / "b.jpg"), str(photos / "sub" / "c.jpg")]
-    assert f"skipped {photos / 'broken.jpg'}: not a readable image" in err
+    assert f"skipped {photos / 'broken.jpg'}: not an image format Pillow can read" in err
 
 
 def test_nothing_predictable_exits_non_zero(model_dir, photos, capsys):
@@ -102,3 +105,69 @@ def test_thresholds_file_layouts(tmp_path):
     assert load_thresholds(tmp_path, CLASSES).tolist() == [0.3, 0.5, 0.5, 0.5]
     (tmp_path / "thresholds.json").write_text(json.dumps({"Cans": 0.2}))      # before the "mode" layout
     assert np.allclose(load_thresholds(tmp_path, CLASSES), [0.2, 0.5, 0.5, 0.5])
+
+
+# Pillow's transposition that undoes each EXIF orientation; storing a photo with its inverse
+# is what a phone does when it writes the sensor's pixels and only tags how to turn them.
+STORED_AS = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.TRANSPOSE,
+             6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def _scene(size: tuple[int, int] = (48, 32)) -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
+def test_a_photo_stored_sideways_with_an_exif_tag_scores_as_its_upright_copy(model_dir, tmp_path, orientation):
+    upright = _scene()
+    upright.save(tmp_path / "upright.png")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    upright.transpose(STORED_AS[orientation]).save(tmp_path / "sideways.png", exif=exif)
+    first, second = Predictor(model_dir).predict([tmp_path / "upright.png", tmp_path / "sideways.png"])
+    assert first.scores == second.scores
+
+
+def test_predict_sees_odd_photos_as_scrape_stored_them_for_training(model_dir, tmp_path):
+    """Transparency, 16-bit grey, CMYK, palettes and TIFF: predict's input matches the training path's."""
+    from yerbnet.params import parse_params
+    from yerbnet.scrape import scrape
+    from yerbnet.sources.manifest import read_manifest
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ramp = Image.linear_gradient("L").resize((60, 40))
+    scene = Image.merge("RGB", (ramp, ramp.transpose(Image.Transpose.ROTATE_180), Image.new("L", (60, 40), 90)))
+    transparent = scene.convert("RGBA")
+    transparent.putalpha(Image.linear_gradient("L").resize(scene.size))
+    transparent.save(folder / "alpha.png")
+    Image.fromarray((np.asarray(scene.convert("L"), dtype=np.uint16) * 257)).save(folder / "grey16.png")
+    scene.convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    scene.convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "palette.gif")
+    scene.save(folder / "scan.tif")
+    cfg = parse_params({"scrape": {"source": "directory", "directory": str(folder)}}).scrape
+    scrape(cfg, seed=0, raw_dir=tmp_path / "raw")
+    predictor = Predictor(model_dir)
+    for row in read_manifest(tmp_path / "raw").itertuples():
+        with Image.open(tmp_path / "raw" / "images" / row.file) as stored:
+            trained_on = fit_square(stored, predictor.size, "pad").astype(float)
+        seen = read_image(folder / row.original, predictor.size, "pad", predictor.limits).astype(float)
+        assert np.abs(seen - trained_on).mean() < 2, row.original  # only scrape's JPEG encoding differs
+    assert {p.name for p in image_paths([folder])} == {"alpha.png", "grey16.png", "cmyk.jpg", "palette.gif",
+                                                       "scan.tif"}
+
+
+def test_a_decompression_bomb_is_skipped_before_its_pixels_are_decoded(model_dir, tmp_path):
+    Image.new("1", (4000, 4000)).save(tmp_path / "bomb.png")  # 16 Mpx, over the model's max_pixels of 10 Mpx
+    (result,) = Predictor(model_dir).predict([tmp_path / "bomb.png"])
+    assert isinstance(result, Skipped) and "decompression bomb" in result.reason
+
+
+def test_a_model_folder_without_its_class_list_or_with_a_truncated_model_is_one_line(model_dir, tmp_path):
+    (tmp_path / "model.keras").write_bytes((model_dir / "model.keras").read_bytes()[:500])
+    with pytest.raises(UserError, match=r"classes.json: not found; a model folder needs"):
+        Predictor(tmp_path)
+    (tmp_path / "classes.json").write_bytes((model_dir / "classes.json").read_bytes())
+    with pytest.raises(UserError, match=r"model.keras: not a readable Keras model .*dvc checkout"):
+        Predictor(tmp_path)

@@ -8,13 +8,15 @@ import pytest
 
 from yerbnet.errors import UserError
 from yerbnet.params import TrainParams
+from yerbnet.sources.images import PhotoLimits
 from yerbnet.training import ThroughputLogger, plan_phases, train
 
 TINY = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, batch_size=8, epochs=3, patience=3)
 
 
 def _train(shards, tmp_path, cfg=TINY):
-    return train(cfg, shards, tmp_path / "models" / "model.keras", tmp_path / "live", tmp_path / "backup", seed=0)
+    return train(cfg, shards, tmp_path / "models" / "model.keras", tmp_path / "live", tmp_path / "backup", seed=0,
+                 limits=PhotoLimits(max_pixels=10_000_000, max_side=None))
 
 
 def test_training_saves_the_model_its_classes_and_per_epoch_metrics(tiny_shards, tmp_path):

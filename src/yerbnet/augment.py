@@ -33,21 +33,13 @@ from yerbnet import files
 from yerbnet.encode import SPLITS, Encoded
 from yerbnet.errors import UserError
 from yerbnet.params import AugmentParams
+from yerbnet.sources.images import fit_square
 
 INDEX = "index.json"
 JPEG_QUALITY = 95
 N_DRAWS = 7  # uniforms per augmentation: turn, row shift, col shift, zoom, flip, brightness, contrast
 IN_FLIGHT_PER_WORKER = 4  # images decoded ahead per worker: enough to keep them busy, bounded memory
 T = TypeVar("T")
-
-
-def fit_square(image: Image.Image, size: int, resize: str) -> np.ndarray:
-    """Resize to ``size`` x ``size`` keeping the aspect: pad with black, or crop the centre."""
-    image = image.convert("RGB")
-    side = max(image.size) if resize == "pad" else min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side))  # crop outside the image pads with black
-    return np.asarray(square.resize((size, size), Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import numpy as np
 from dvclive import Live
 
 from yerbnet import figures, files, metrics, report
-from yerbnet.errors import UserError
 from yerbnet.hierarchy import Hierarchy
 from yerbnet.params import EvaluateParams
 from yerbnet.pipeline import read_index, split_dataset
+from yerbnet.saved_model import load_model
 
 BATCH_SIZE = 64
 
@@ -39,12 +39,6 @@ class Split:
     targets: np.ndarray  # int8, images x classes
     raw: np.ndarray      # sigmoid scores straight from the model
     ids: list[str]
-
-
-def load_model(model_path: Path) -> keras.Model:
-    if not model_path.exists():
-        raise UserError(f"{model_path}: not found; run the train stage first")
-    return keras.models.load_model(model_path, compile=False)
 
 
 def predict_split(model: keras.Model, shards_dir: Path, split: str) -> Split:

@@ -11,17 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from yerbnet.augment import fit_square
 from yerbnet.errors import UserError
 from yerbnet.hierarchy import Hierarchy
-from yerbnet.training import CLASSES_FILE
+from yerbnet.saved_model import MODEL_FILE, THRESHOLDS_FILE, load_model, read_info
+from yerbnet.sources.images import IMAGE_SUFFIXES, PhotoLimits, UnusableImage, fit_square, load_rgb
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
-THRESHOLDS_FILE = "thresholds.json"
 READ_THREADS = 2  # the machines this runs on have 2 cores; more threads only contend
-UNREADABLE = (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError, SyntaxError)
 
 
 @dataclass(frozen=True)
@@ -78,28 +74,21 @@ def load_thresholds(model_dir: Path, classes: list[str]) -> np.ndarray:
                         "rerun the evaluate stage") from None
 
 
-def read_image(path: Path, size: int, resize: str = "pad") -> np.ndarray:
-    """The image as the model saw its training data: squared (``pad`` or ``crop``), resized to ``size``."""
-    with Image.open(path) as image:
-        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, still >= size (much faster)
-        return fit_square(image, size, resize)
+def read_image(path: Path, size: int, resize: str, limits: PhotoLimits) -> np.ndarray:
+    """The photo as training saw it: normalised as scrape did (upright, RGB, within the limits),
+    then squared (``pad`` or ``crop``) and resized to ``size`` as augment did."""
+    return fit_square(load_rgb(path.read_bytes(), limits.max_pixels, limits.max_side), size, resize)
 
 
 class Predictor:
     """A loaded model, its class list, per-class thresholds and the class tree."""
 
     def __init__(self, model_dir: Path, threshold: float | None = None) -> None:
-        import keras  # slow import, kept out of `yerbnet --help`
-
-        model_path = model_dir / "model.keras"
-        if not model_path.exists():
-            raise UserError(f"{model_path}: not found; train a model first (make run)")
         if threshold is not None and not 0 < threshold < 1:
             raise UserError(f"--threshold {threshold}: must be between 0 and 1")
-        self.model = keras.models.load_model(model_path, compile=False)
-        saved = json.loads((model_dir / CLASSES_FILE).read_text(encoding="utf-8"))
-        self.classes: list[str] = saved["classes"]
-        self.resize: str = saved.get("resize", "pad")
+        info = read_info(model_dir)
+        self.model = load_model(model_dir / MODEL_FILE)
+        self.classes, self.resize, self.limits = info.classes, info.resize, info.limits
         self.size = int(self.model.input_shape[1])
         self.hierarchy = Hierarchy.of(self.classes)
         self.thresholds = (np.full(len(self.classes), threshold) if threshold is not None
@@ -134,9 +123,11 @@ class Predictor:
 
     def _read(self, path: Path) -> np.ndarray | Skipped:
         try:
-            return read_image(path, self.size, self.resize)
-        except UNREADABLE as exc:
-            return Skipped(path, f"not a readable image ({exc.__class__.__name__}: {exc})")
+            return read_image(path, self.size, self.resize, self.limits)
+        except UnusableImage as exc:
+            return Skipped(path, str(exc))
+        except OSError as exc:
+            return Skipped(path, f"cannot read the file ({exc.strerror or exc})")
 
     def _flush(self, batch: list[tuple[Path, np.ndarray]]) -> Iterator[Prediction]:
         if not batch:

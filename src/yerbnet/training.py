@@ -22,9 +22,10 @@ from yerbnet.errors import UserError
 from yerbnet.models import build_model, set_backbone_trainable
 from yerbnet.params import TrainParams
 from yerbnet.pipeline import read_index, split_dataset
+from yerbnet.saved_model import ModelInfo, write_info
+from yerbnet.sources.images import PhotoLimits
 from yerbnet.taxonomy import NO_YERB
 
-CLASSES_FILE = "classes.json"  # written beside the model, so predict needs nothing from data/
 
 
 @keras.saving.register_keras_serializable(package="yerbnet")
@@ -192,8 +193,10 @@ def compile_for(model: keras.Model, phase: Phase, cfg: TrainParams, loss: keras.
 
 
 def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, backup_root: Path,
-          seed: int) -> keras.Model:
+          seed: int, limits: PhotoLimits) -> keras.Model:
     """Fit a model on the train shards and save the epoch that scored best on ``train.monitor``.
+
+    ``limits`` (scrape's) go beside the model with the class list, for predict to apply.
 
     An interrupted run (kill, Ctrl-C) leaves a backup in ``backup_root``; the next run with
     the same params and data resumes from the last finished epoch and ends with the same
@@ -248,8 +251,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     with files.atomic_path(model_path) as tmp:
         model.save(tmp)
     # predict must square photos the way augment did for training
-    files.write_json(model_path.parent / CLASSES_FILE,
-                     {"classes": classes, "resize": index.get("augment", {}).get("resize", "pad")})
+    write_info(model_path.parent, ModelInfo(classes, index["augment"]["resize"], limits))
     shutil.rmtree(backup, ignore_errors=True)  # the run ended: nothing left to resume
     if diverged:
         raise UserError(f"train: the loss became NaN; kept the model of epoch {stopper.best_epoch + 1} in "

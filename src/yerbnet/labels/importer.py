@@ -14,20 +14,17 @@ here as a conflict and resolved by encode's rule (the product wins).
 from __future__ import annotations
 
 import difflib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-
-import pandas as pd
 
 from yerbnet import files, taxonomy
 from yerbnet.errors import UserError
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.matching import Matcher
+from yerbnet.labels.table import LABELS_TABLE, write_labels_table
 from yerbnet.params import LabelsParams
 
-LABELS_TABLE = "labels.csv"
 REPORT = "report.json"
 HEADLINE = ("rows_read", "matched_images", "rows_without_image", "duplicate_rows_merged", "images_without_labels")
 EXAMPLES = 10  # file names listed per kind of dropped row
@@ -74,9 +71,7 @@ def import_labels(export: Path, images: Mapping[str, str] | Iterable[str], out_d
 
     counts["matched_images"] = len(found)
     counts["images_without_labels"] = len(unlabelled)
-    table = pd.DataFrame({"image": list(labels), "labels": [json.dumps(v) for v in labels.values()]},
-                         columns=["image", "labels"])
-    files.write_text(out_dir / LABELS_TABLE, table.to_csv(index=False, lineterminator="\n"))
+    write_labels_table(out_dir / LABELS_TABLE, labels)
     report = {
         "export": str(export),
         "form": read.form,
@@ -170,10 +165,3 @@ def _examples(unmatched: list[str], ambiguous: dict[str, list[str]]) -> str:
         text += (f"; {len(ambiguous)} ambiguous (one file name in several folders, and the URL names no folder), "
                  f"e.g. {url!r} could be {' or '.join(candidates[:3])}")
     return text
-
-
-def read_labels_table(path: Path) -> dict[str, list[str]]:
-    if not path.exists():
-        raise UserError(f"{path}: not found; run the import_labels stage first")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return {row.image: json.loads(row.labels) for row in table.itertuples()}

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from yerbnet import files
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams
-from yerbnet.sources import IMAGES_DIR, MANIFEST, ImageRecord, save_jpeg, write_manifest
+from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, save_jpeg, write_manifest
 from yerbnet.sources.images import IMAGE_SUFFIXES, UnusableImage, load_rgb
 
 REPORT = "scrape_report.json"

@@ -2,12 +2,16 @@
 
 Photos from a phone, a web export or an old instaloader folder come in every mode Pillow
 knows; later stages must only ever see upright 8-bit RGB, so all the oddities end here.
+scrape (for training) and predict (for new photos) both call :func:`load_rgb`, then
+:func:`fit_square` makes the model's square input (augment for training, predict for new
+photos), so a photo is seen the same way on both paths.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -15,6 +19,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 BACKGROUND = (255, 255, 255)  # transparent pixels become white, as Instagram shows them
 SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """scrape's guards (params ``scrape.max_pixels``, ``scrape.max_side``), kept beside the model for predict."""
+
+    max_pixels: int
+    max_side: int | None
 
 
 class UnusableImage(Exception):
@@ -69,3 +81,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     return image.convert("RGB")
+
+
+def fit_square(image: Image.Image, size: int, resize: str) -> np.ndarray:
+    """Resize to ``size`` x ``size`` keeping the aspect: pad with black, or crop the centre."""
+    image = image.convert("RGB")
+    side = max(image.size) if resize == "pad" else min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side))  # crop outside the image pads with black
+    return np.asarray(square.resize((size, size), Image.Resampling.BILINEAR))

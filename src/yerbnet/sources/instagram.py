@@ -43,7 +43,7 @@ from tqdm import tqdm
 from yerbnet import files
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams
-from yerbnet.sources import ImageRecord
+from yerbnet.sources.manifest import ImageRecord
 from yerbnet.sources.directory import ingest, parse_post_structure, read_structure
 
 CACHE_ROOT = Path("data/instagram-cache")

@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from tqdm import tqdm
 
+from yerbnet.labels import azure
+from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, SYNTHETIC_EXPORT, ImageRecord, save_jpeg, write_manifest
 from yerbnet.taxonomy import LEAVES, NO_YERB, parent
 
 Colour = tuple[int, ...]
@@ -65,6 +70,20 @@ SILVER, DARK_SILVER, CAP = (205, 207, 212), (120, 122, 128), (185, 160, 95)
 PRODUCT_GLASS = ((205, 150, 70, 215), (180, 215, 175, 170))  # light amber, clear-green
 PLAIN_GLASS = ((95, 50, 20, 235), (215, 230, 230, 130))  # brown, clear
 SKIN = ((241, 194, 167), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 60, 40))
+
+
+
+def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]:
+    """Render the embedded data set, plus the Azure-style labels export a labeller would give."""
+    records, export_rows = [], []
+    for photo in tqdm(render_photos(images, seed), total=images, desc="scrape synthetic", unit="img"):
+        record = save_jpeg(photo.image, raw_dir / IMAGES_DIR / photo.file_name, photo.file_name, "synthetic",
+                           photo.shortcode, photo.date_utc, photo.carousel_index)
+        records.append(record)
+        export_rows.append((azure.datastore_url(photo.file_name), list(photo.labels)))
+    write_manifest(raw_dir / MANIFEST, records)
+    azure.write_csv_export(raw_dir / SYNTHETIC_EXPORT, export_rows)
+    return records
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""What train leaves in ``models/`` and how evaluate and predict read it back.
+
+The folder is self-contained: the model, its class list and how a photo becomes its input
+(``resize`` as augment squared it, scrape's ``max_pixels``/``max_side`` guards), so
+``yerbnet predict`` sees a photo exactly as training did, without ``data/`` or params.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from yerbnet import files
+from yerbnet.errors import UserError
+from yerbnet.sources.images import PhotoLimits
+
+if TYPE_CHECKING:
+    import keras
+
+MODEL_FILE = "model.keras"
+CLASSES_FILE = "classes.json"
+THRESHOLDS_FILE = "thresholds.json"  # written by evaluate
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    classes: list[str]
+    resize: str          # pad | crop, as augment squared the training photos
+    limits: PhotoLimits  # as scrape normalised them
+
+
+def write_info(model_dir: Path, info: ModelInfo) -> None:
+    files.write_json(model_dir / CLASSES_FILE, {"classes": info.classes, "resize": info.resize,
+                                                **asdict(info.limits)})
+
+
+def read_info(model_dir: Path) -> ModelInfo:
+    path = model_dir / CLASSES_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return ModelInfo(classes=[str(c) for c in saved["classes"]], resize=str(saved["resize"]),
+                         limits=PhotoLimits(int(saved["max_pixels"]), saved["max_side"]))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found; a model folder needs the {CLASSES_FILE} that train writes beside "
+                        f"{MODEL_FILE} (dvc checkout models, or dvc repro train)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: not a class list written by train ({exc.__class__.__name__}: {exc}); "
+                        "restore it with dvc checkout models, or rerun dvc repro train") from None
+
+
+def load_model(path: Path) -> keras.Model:
+    """The saved Keras model, or one line saying why it cannot be read."""
+    import keras
+
+    from yerbnet import models  # noqa: F401  (importing it registers the custom layers, e.g. CaffeStyle)
+
+    if not path.is_file():
+        raise UserError(f"{path}: not found; train a model first (dvc repro train)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path}: not a readable Keras model ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                        f"restore it with dvc checkout {path}, or retrain with dvc repro -f train") from None

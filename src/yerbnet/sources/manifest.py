@@ -1,0 +1,73 @@
+"""The contract every source writes into ``data/raw``, and that later stages read.
+
+``images/`` holds the photos under instaloader's file names, ``posts.csv`` one row per
+image (:class:`ImageRecord`). Later stages never learn where the images came from, except
+for each image's ``original`` path: label exports name photos as the user uploaded them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from yerbnet import files
+from yerbnet.errors import UserError
+
+IMAGES_DIR = "images"
+MANIFEST = "posts.csv"
+SYNTHETIC_EXPORT = "labels.csv"  # the synthetic source also writes the labels export a labeller would give
+JPEG_QUALITY = 92
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One row of ``posts.csv``."""
+
+    file: str
+    original: str  # path relative to the source folder, as the user named it (what a labels export names)
+    shortcode: str
+    date_utc: str
+    carousel_index: int
+    source: str
+    width: int
+    height: int
+    sha256: str
+
+
+def save_jpeg(image: Image.Image, path: Path, original: str, source: str, shortcode: str,
+              date_utc: datetime | None, carousel_index: int) -> ImageRecord:
+    """Encode ``image`` as JPEG, write it atomically and describe it for the manifest (no date: empty)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    data = buffer.getvalue()
+    files.write_bytes(path, data)
+    return ImageRecord(
+        file=path.name,
+        original=original,
+        shortcode=shortcode,
+        date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if date_utc else "",
+        carousel_index=carousel_index,
+        source=source,
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def write_manifest(path: Path, records: list[ImageRecord]) -> None:
+    frame = pd.DataFrame([asdict(r) for r in records], columns=[f.name for f in fields(ImageRecord)])
+    frame = frame.sort_values("file", kind="stable")
+    files.write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def read_manifest(raw_dir: Path) -> pd.DataFrame:
+    path = raw_dir / MANIFEST
+    if not path.exists():
+        raise UserError(f"{path}: not found; run the scrape stage first (dvc repro scrape)")
+    return pd.read_csv(path, dtype={"file": str, "original": str, "shortcode": str, "sha256": str}, keep_default_na=False)

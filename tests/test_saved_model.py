@@ -1,0 +1,52 @@
+"""Every architecture's saved model loads in a fresh process, the way evaluate and predict load it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from yerbnet.models import BACKBONES, build_model
+from yerbnet.params import TrainParams
+from yerbnet.saved_model import ModelInfo, write_info
+from yerbnet.sources.images import PhotoLimits
+
+CLASSES = ["Bottles", "Cans", "No Yerb"]
+SIZE = 75  # Xception's smallest input
+
+# A new interpreter knows only what the loading code itself imports: a custom layer that
+# registers itself on import of the building code (models.py) would be missing here.
+LOADER = """
+import json, sys
+from pathlib import Path
+from yerbnet.predict import Predictor
+from yerbnet.saved_model import load_model
+photo = Path(sys.argv[1])
+for folder in sys.argv[2:]:
+    load_model(Path(folder) / "model.keras")  # evaluate's call
+    (result,) = Predictor(Path(folder)).predict([photo])
+    print(json.dumps({"folder": folder, "scores": result.scores}))
+"""
+
+
+@pytest.mark.slow
+def test_each_architecture_saves_and_loads_in_a_fresh_process(tmp_path):
+    folders, expected = [], {}
+    photo = tmp_path / "photo.jpg"
+    Image.linear_gradient("L").convert("RGB").resize((SIZE, SIZE)).save(photo, quality=100)
+    for architecture in BACKBONES:
+        folder = tmp_path / architecture
+        folder.mkdir()
+        model = build_model(TrainParams(architecture=architecture, head="gap", cnn_blocks=1, cnn_filters=4), SIZE,
+                            len(CLASSES))
+        model.save(folder / "model.keras")
+        write_info(folder, ModelInfo(CLASSES, "pad", PhotoLimits(max_pixels=1_000_000, max_side=None)))
+        folders.append(str(folder))
+        expected[str(folder)] = model.output_shape[-1]
+    done = subprocess.run([sys.executable, "-c", LOADER, str(photo), *folders], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["folder"] for row in loaded] == folders
+    assert all(len(row["scores"]) == expected[row["folder"]] for row in loaded)
