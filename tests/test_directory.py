@@ -237,6 +237,37 @@ def test_symlinks_leading_outside_the_folder_are_not_followed(tmp_path: Path) ->
     assert reasons["linked_folder"] == "symlinked folder, not followed"
 
 
+def test_dangling_symlinks_and_symlink_loops_are_skipped_and_reported(tmp_path: Path) -> None:
+    write(tmp_path / "in/ok.jpg", jpeg())
+    (tmp_path / "in/gone.jpg").symlink_to(tmp_path / "in/deleted.jpg")
+    (tmp_path / "in/loop_a.jpg").symlink_to(tmp_path / "in/loop_b.jpg")
+    (tmp_path / "in/loop_b.jpg").symlink_to(tmp_path / "in/loop_a.jpg")
+
+    rows = run(tmp_path / "in", tmp_path / "raw")
+
+    assert [r["file"] for r in rows] == ["ok.jpg"]
+    reasons = skipped(tmp_path / "raw")
+    assert reasons["gone.jpg"] == f"symlink to {tmp_path / 'in/deleted.jpg'}, which does not exist; not followed"
+    assert reasons["loop_a.jpg"].endswith("a loop of symlinks; not followed")
+
+
+def test_dvc_refuses_a_photo_folder_with_a_dangling_symlink_in_one_line_naming_it(tmp_path: Path) -> None:
+    """What the README promises a user of `dvc repro`: DVC hashes the folder before scrape runs."""
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "photos/ok.jpg", jpeg())
+    (tmp_path / "photos/gone.jpg").symlink_to(tmp_path / "photos/deleted.jpg")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  scrape:\n    cmd: ls photos\n    deps: [photos]\n")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(command, cwd=tmp_path, env=env, check=True)
+    done = subprocess.run(["dvc", "repro"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert f"No such file or directory: '{tmp_path / 'photos/gone.jpg'}'" in done.stderr.strip().splitlines()[-1]
+
+
 def test_no_usable_image_fails_with_the_report_written(tmp_path: Path) -> None:
     write(tmp_path / "in/empty.jpg", b"")
     write(tmp_path / "in/clip.mp4", b"video")

@@ -23,6 +23,7 @@ from yerbnet.params import EncodeParams
 
 SPLITS = ("train", "val", "test")
 DATASET = "dataset.csv"
+DATASET_COLUMNS = ("image", "shortcode", "split", "labels")  # then one 0/1 column per class, so no class takes these names
 CLASSES = "classes.json"
 
 
@@ -194,7 +195,7 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
         "shortcode": posts.loc[images, "shortcode"].tolist(),
         "split": splits,
         "labels": [json.dumps(labels_) for labels_ in label_sets],
-    })
+    }, columns=list(DATASET_COLUMNS))
     frame = pd.concat([frame, pd.DataFrame(targets, columns=classes)], axis=1)
     counts = {s: {c: int(frame.loc[frame["split"] == s, c].sum()) for c in classes} for s in SPLITS}
     report = {

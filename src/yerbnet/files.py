@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from yerbnet.errors import UserError, full_disk_file
 
 
 @contextmanager
@@ -22,6 +26,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield Path(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except Exception as exc:
+        if full_disk_file(exc) is not None:  # name the output, not its temporary file (or no file at all)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -39,3 +47,12 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, data: Any) -> None:
     """Pretty, key-ordered JSON so that identical data gives identical bytes."""
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def require_free_space(folder: Path, needed: int, what: str) -> None:
+    """Stop before a long job whose writes would not fit (a full disk mid-write can crash h5py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise UserError(f"{folder}: {free / 2**20:.0f} MiB free on its device, {what} needs about "
+                        f"{needed / 2**20:.0f} MiB; free some space (df -h) and rerun")

@@ -26,6 +26,9 @@ from yerbnet.saved_model import ModelInfo, write_info
 from yerbnet.sources.images import PhotoLimits
 from yerbnet.taxonomy import NO_YERB
 
+SPACE_PER_WEIGHT_BYTE = 7
+SPACE_MARGIN = 32 * 2**20  # dvclive logs, plots, file system slack
+
 
 
 @keras.saving.register_keras_serializable(package="yerbnet")
@@ -210,6 +213,9 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     with strategy.scope():
         model = build_model(cfg, index["image_size"], len(classes))
     loss = make_loss(cfg, index["splits"]["train"]["positives"], records)
+    weight_bytes = sum(int(np.prod(w.shape)) * 4 for w in model.weights)
+    # snapshot (weights, optimizer's two moments, best epoch's), final save and its temporary copy
+    files.require_free_space(backup_root, SPACE_PER_WEIGHT_BYTE * weight_bytes + SPACE_MARGIN, "training this model")
     backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed), live_dir)
     val_data = split_dataset(shards_dir, "val", cfg.batch_size)
     steps = math.ceil(records / cfg.batch_size)

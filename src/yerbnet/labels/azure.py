@@ -63,9 +63,17 @@ def parse_label_cell(cell: str) -> list[str]:
                 parsed = ast.literal_eval(text)
             except (ValueError, SyntaxError):
                 raise UserError(f"cannot read label list {cell!r}") from None
-        return [str(label).strip() for label in parsed if str(label).strip()]
+        if not isinstance(parsed, (list, tuple)) or not all(isinstance(label, str) for label in parsed):
+            raise UserError(f"label list {cell!r} holds {_first_non_string(parsed)!r}; allowed: a list of label strings")
+        return [label.strip() for label in parsed if label.strip()]
     separator = ";" if ";" in text else ","
     return [label.strip() for label in text.split(separator) if label.strip()]
+
+
+def _first_non_string(parsed: object) -> object:
+    if not isinstance(parsed, (list, tuple)):
+        return parsed
+    return next(label for label in parsed if not isinstance(label, str))
 
 
 def write_csv_export(path: Path, rows: list[Row]) -> None:

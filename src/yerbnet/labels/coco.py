@@ -31,8 +31,8 @@ def parse_coco(doc: dict, source: str) -> list[Row]:
     names = _category_names(doc["categories"], source)
     labels: dict[Any, list[str]] = {image_id: [] for image_id in urls}
     for i, annotation in enumerate(doc["annotations"]):
-        image_id, category_id = _get(annotation, "image_id", source, f"annotations[{i}]"), \
-            _get(annotation, "category_id", source, f"annotations[{i}]")
+        image_id, category_id = _get_id(annotation, "image_id", source, f"annotations[{i}]"), \
+            _get_id(annotation, "category_id", source, f"annotations[{i}]")
         if image_id not in urls:
             raise UserError(f"{source}: annotations[{i}] names image_id {image_id!r}, which no entry of 'images' has")
         if category_id not in names:
@@ -45,7 +45,7 @@ def parse_coco(doc: dict, source: str) -> list[Row]:
 def _image_urls(images: list, source: str) -> dict[Any, str]:
     urls: dict[Any, str] = {}
     for i, image in enumerate(images):
-        image_id = _get(image, "id", source, f"images[{i}]")
+        image_id = _get_id(image, "id", source, f"images[{i}]")
         url = next((image[k] for k in URL_KEYS if isinstance(image.get(k), str) and image[k].strip()), None)
         if url is None:
             raise UserError(f"{source}: images[{i}] (id {image_id!r}) has none of {', '.join(URL_KEYS)}")
@@ -61,7 +61,7 @@ def _category_names(categories: list, source: str) -> dict[Any, str]:
         name = _get(category, "name", source, f"categories[{i}]")
         if not isinstance(name, str):
             raise UserError(f"{source}: categories[{i}] name {name!r} is not a string")
-        names[_get(category, "id", source, f"categories[{i}]")] = name
+        names[_get_id(category, "id", source, f"categories[{i}]")] = name
     return names
 
 
@@ -69,6 +69,14 @@ def _get(entry: Any, key: str, source: str, where: str) -> Any:
     if not isinstance(entry, dict) or key not in entry:
         raise UserError(f"{source}: {where} has no '{key}'")
     return entry[key]
+
+
+def _get_id(entry: Any, key: str, source: str, where: str) -> int | str:
+    """An id: COCO's are integers; a string is taken as given, anything else stops the import."""
+    value = _get(entry, key, source, where)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise UserError(f"{source}: {where} '{key}' = {value!r}; allowed: an integer id (or a string)")
+    return value
 
 
 def _listed(names: dict) -> str:

@@ -22,7 +22,9 @@ from yerbnet import files, taxonomy
 from yerbnet.errors import UserError
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.matching import Matcher
+from yerbnet.encode import DATASET_COLUMNS
 from yerbnet.labels.table import LABELS_TABLE, write_labels_table
+from yerbnet.metrics import check_keys
 from yerbnet.params import LabelsParams
 
 REPORT = "report.json"
@@ -66,6 +68,7 @@ def import_labels(export: Path, images: Mapping[str, str] | Iterable[str], out_d
     labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(found.items()) if raw}
     if cfg.taxonomy is not None:
         check_taxonomy(labels, cfg.taxonomy, export)
+    check_class_names(labels, export)
     conflicts = sorted(name for name, given in labels.items() if taxonomy.NO_YERB in given and len(given) > 1)
     unlabelled = [name for name in sorted(matcher.stored.values()) if name not in labels]
 
@@ -133,6 +136,19 @@ def check_taxonomy(labels: dict[str, list[str]], allowed: list[str], export: Pat
     if offending:
         problems = "; ".join(_unknown(label, names, valid) for label, names in sorted(offending.items()))
         raise UserError(f"{export}: labels not in labels.taxonomy: {problems}")
+
+
+def check_class_names(labels: dict[str, list[str]], export: Path) -> None:
+    """Stop now, not after training, on class names that later stages cannot keep apart."""
+    classes = sorted(taxonomy.expand(label for given in labels.values() for label in given))
+    for name in classes:
+        if name in DATASET_COLUMNS:
+            raise UserError(f"{export}: the label {name!r} is also a column of encode's dataset table "
+                            f"({', '.join(DATASET_COLUMNS)}); rename it in the export, or relabel")
+    try:
+        check_keys(classes)
+    except UserError as exc:
+        raise UserError(f"{export}: {exc}") from None
 
 
 def _unknown(label: str, names: list[str], valid: set[str]) -> str:

@@ -130,8 +130,9 @@ def list_folder(root: Path) -> Listing:
 
 def _classify(root: Path, inside: Path, path: Path, listing: Listing) -> None:
     name = path.name.lower()
-    if path.is_symlink() and not path.resolve().is_relative_to(inside):
-        listing.skipped.append(_skip(root, path, f"symlink to {os.readlink(path)}, outside the folder; not followed"))
+    problem = _symlink_problem(path, inside) if path.is_symlink() else None
+    if problem:
+        listing.skipped.append(_skip(root, path, problem))
     elif path.suffix.lower() in VIDEO_SUFFIXES:
         listing.ignored["video"] += 1
     elif name.endswith((*METADATA_SUFFIXES, ".txt")) or name == "id":
@@ -142,6 +143,20 @@ def _classify(root: Path, inside: Path, path: Path, listing: Listing) -> None:
         listing.ignored["profile picture"] += 1
     else:
         listing.images.append(path)
+
+
+def _symlink_problem(path: Path, inside: Path) -> str | None:
+    """Why a symlinked file is not read (a loop, a missing target, a target outside the folder), else None."""
+    target = os.readlink(path)
+    try:
+        resolved = path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"symlink to {target}, which does not exist; not followed"
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop, later ones OSError
+        return f"symlink to {target}, a loop of symlinks; not followed"
+    if not resolved.is_relative_to(inside):
+        return f"symlink to {target}, outside the folder; not followed"
+    return None
 
 
 def _skip(root: Path, path: Path, reason: str) -> dict[str, str]:
