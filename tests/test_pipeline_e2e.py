@@ -94,3 +94,19 @@ def test_data_stages_are_byte_identical_when_rerun(repo):
     before = _data_hashes(repo)
     _run(["dvc", "repro", "--force", "augment"], repo)
     assert _data_hashes(repo) == before
+
+
+@pytest.mark.slow
+def test_a_params_typo_stops_in_one_line_that_says_how_to_restore_the_removed_outputs(repo):
+    params = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(params.replace("  epochs:", "  epoch:", 1))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "error: params.yaml: unknown key 'train.epoch' (did you mean 'train.epochs'?)" in done.stderr
+    assert "`dvc checkout train` restores them" in done.stderr
+    assert not (repo / "models" / "model.keras").exists()  # DVC removed it before the stage ran
+    (repo / "params.yaml").write_text(params)
+    _run(["dvc", "checkout", "train"], repo)
+    assert (repo / "models" / "model.keras").exists()
+    assert "Running stage" not in _run(["dvc", "repro"], repo)
