@@ -58,13 +58,32 @@ def test_overall_by_hand():
     assert s["samples_f1"] == pytest.approx(0.25)
 
 
-def test_thresholds_maximise_f1_on_the_scores_given():
-    y_val = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
-    s_val = np.array([[0.40, 0.9], [0.35, 0.9], [0.30, 0.9], [0.10, 0.9]])
+def test_thresholds_take_the_middle_of_the_best_range_not_its_lowest_end():
+    y_val = np.array([[1, 0]] * 5 + [[0, 0]] * 5)
+    s_val = np.array([[0.80, 0.9]] * 5 + [[0.30, 0.9]] * 5)
     thresholds = metrics.tune_thresholds(y_val, s_val)
-    # A: any threshold in (0.30, 0.35] separates perfectly; the lowest such grid point wins ties.
-    assert thresholds[0] == pytest.approx(0.31)
+    # Every threshold in (0.30, 0.80] separates perfectly: the grid's 0.31 ... 0.80, middle 0.55.
+    assert thresholds[0] == pytest.approx(0.55)
     assert thresholds[1] == 0.5                              # no positives: left at 0.5
+
+
+def test_few_validation_positives_or_an_inseparable_class_keep_half():
+    y_val = np.zeros((60, 3), dtype=int)
+    y_val[:4, 0] = 1                                         # 4 positives: below the floor of 5
+    y_val[:8, 1] = 1                                         # 8 positives the model scores lowest of all
+    y_val[:8, 2] = 1
+    s_val = np.column_stack([np.where(y_val[:, 0], 0.2, 0.1), np.where(y_val[:, 1], 0.05, 0.15),
+                             np.where(y_val[:, 2], 0.3, 0.1)])
+    thresholds = metrics.tune_thresholds(y_val, s_val)
+    # Class 1's best F1 is "everything is positive": 2*8 / (2*8 + 52) = 0.24 < 0.3.
+    assert thresholds[0] == 0.5 and thresholds[1] == 0.5
+    assert thresholds[2] == pytest.approx(0.2)               # separable, enough support: tuned, mid-range
+
+
+def test_the_middle_of_the_longest_run_of_best_values():
+    assert metrics.middle_of_best_run(np.array([0.9, 0.5, 0.9, 0.9, 0.9, 0.2])) == 3
+    assert metrics.middle_of_best_run(np.array([0.1, 0.7, 0.7])) == 1
+    assert metrics.middle_of_best_run(np.array([0.3])) == 0
 
 
 def test_confusions_pair_what_was_missed_with_what_came_instead():

@@ -24,6 +24,8 @@ from sklearn.metrics import (
 from yerbnet.errors import UserError
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+MIN_VAL_SUPPORT = 5  # fewer validation positives than this: the class keeps 0.5
+MIN_VAL_F1 = 0.3     # best validation F1 below this: the class keeps 0.5
 
 
 def metric_key(class_name: str) -> str:
@@ -90,16 +92,39 @@ def binarize(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     return (scores >= thresholds).astype(np.int8)
 
 
-def tune_thresholds(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Per class, the grid threshold with the best F1 on these (validation) scores; 0.5 if no positives.
+def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, min_support: int = MIN_VAL_SUPPORT,
+                    min_f1: float = MIN_VAL_F1) -> np.ndarray:
+    """Per class, the grid threshold with the best F1 on these (validation) scores, robustly.
 
-    Ties go to the lowest threshold: on small validation sets it keeps recall.
+    A small validation split makes many thresholds tie: the middle of the widest tied run is
+    taken, not its lowest end (which floods test with false alarms). A class with fewer than
+    ``min_support`` positives, or whose best F1 is below ``min_f1`` (the model cannot separate
+    it yet), keeps 0.5: its tuned threshold would fit noise. Measured in
+    ``benchmarks/threshold_tuning.py``.
     """
     thresholds = np.full(y_true.shape[1], 0.5)
+    predicted = scores[:, None, :] >= THRESHOLD_GRID[None, :, None]  # images x grid x classes
+    truth = y_true.astype(bool)[:, None, :]
+    tp = (predicted & truth).sum(axis=0)
+    f1 = 2 * tp / np.maximum(2 * tp + (predicted & ~truth).sum(axis=0) + (~predicted & truth).sum(axis=0), 1)
     for c in present(y_true):
-        f1s = [f1_score(y_true[:, c], scores[:, c] >= t, zero_division=0.0) for t in THRESHOLD_GRID]
-        thresholds[c] = THRESHOLD_GRID[int(np.argmax(f1s))]
+        if y_true[:, c].sum() >= min_support and f1[:, c].max() >= min_f1:
+            thresholds[c] = THRESHOLD_GRID[middle_of_best_run(f1[:, c])]
     return thresholds
+
+
+def middle_of_best_run(values: np.ndarray) -> int:
+    """Index at the centre of the longest run of consecutive values equal to the maximum."""
+    at_best = np.isclose(values, values.max())
+    best_start, best_length, start = 0, 0, None
+    for i, flag in enumerate([*at_best, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if i - start > best_length:
+                best_start, best_length = start, i - start
+            start = None
+    return best_start + (best_length - 1) // 2
 
 
 def confusions(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Counter[tuple[str, str]]:
