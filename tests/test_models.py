@@ -35,6 +35,22 @@ def test_local_weights_load_by_path_and_a_missing_file_is_named(tmp_path):
         build_model(TrainParams(**{**cfg.__dict__, "weights": str(tmp_path / "missing.weights.h5")}), 32, 3)
 
 
+@pytest.mark.parametrize(("architecture", "factory"), [
+    ("efficientnetv2_b0", keras.applications.EfficientNetV2B0),
+    ("convnext_tiny", keras.applications.ConvNeXtTiny),
+    ("mobilenet_v3_small", keras.applications.MobileNetV3Small),
+    ("mobilenet_v3_large", keras.applications.MobileNetV3Large),
+])
+def test_modern_backbones_load_local_weights_files(tmp_path, architecture, factory):
+    """What `train.weights: path` does with the file a connected user downloaded (here: one this test saves)."""
+    donor = factory(include_top=False, weights=None, input_shape=(32, 32, 3))
+    donor.save_weights(tmp_path / "donor.weights.h5")
+    model = build_model(TrainParams(architecture=architecture, head="gap", weights=str(tmp_path / "donor.weights.h5")),
+                        32, 3)
+    loaded = model.get_layer(donor.name).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, donor.get_weights(), strict=True))
+
+
 def test_resnet50_gets_its_pixels_the_way_keras_preprocesses_them(tmp_path):
     pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     model = build_model(TrainParams(architecture="resnet50", head="gap"), 32, 3)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -50,3 +51,28 @@ def test_each_architecture_saves_and_loads_in_a_fresh_process(tmp_path):
     loaded = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["folder"] for row in loaded] == folders
     assert all(len(row["scores"]) == expected[row["folder"]] for row in loaded)
+
+
+def test_a_trained_backbone_becomes_the_weights_file_of_a_new_run(tmp_path, capsys):
+    from yerbnet.cli import main
+
+    cfg = TrainParams(architecture="mobilenet_v3_small", head="gap")
+    trained = build_model(cfg, 32, len(CLASSES))
+    (tmp_path / "models").mkdir()
+    trained.save(tmp_path / "models" / "model.keras")
+    out = tmp_path / "sim.weights.h5"
+    assert main(["backbone", str(out), "--model-dir", str(tmp_path / "models")]) == 0
+    assert f"-S train.weights={out}" in capsys.readouterr().out
+    started = build_model(TrainParams(architecture="mobilenet_v3_small", head="gap", weights=str(out)), 32, 5)
+    backbone = next(layer for layer in trained.layers if hasattr(layer, "layers"))
+    assert all(np.array_equal(a, b) for a, b in zip(started.get_layer(backbone.name).get_weights(),
+                                                     backbone.get_weights(), strict=True))
+
+
+def test_simple_cnn_has_no_backbone_to_export(tmp_path):
+    from yerbnet.errors import UserError
+    from yerbnet.saved_model import save_backbone_weights
+
+    build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, 3).save(tmp_path / "model.keras")
+    with pytest.raises(UserError, match="has no keras.applications backbone"):
+        save_backbone_weights(tmp_path / "model.keras", tmp_path / "x.weights.h5")

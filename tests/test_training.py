@@ -117,6 +117,19 @@ def _pretrained(tmp_path) -> tuple[TrainParams, keras.Model]:
     return cfg, donor
 
 
+def test_a_modern_backbone_fine_tunes_in_two_phases_from_a_local_weights_file(tiny_shards, tmp_path):
+    donor = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    donor.save_weights(tmp_path / "donor.weights.h5")
+    cfg = TrainParams(**{**TINY.__dict__, "architecture": "mobilenet_v3_small", "head": "gap", "warmup_epochs": 1,
+                         "epochs": 2, "unfreeze_layers": 3, "weights": str(tmp_path / "donor.weights.h5")})
+    model = _train(tiny_shards, tmp_path, cfg)
+    backbone = model.get_layer(donor.name)
+    changed = [layer.name for layer in backbone.layers if layer.weights and any(
+        not np.array_equal(a, b) for a, b in zip(layer.get_weights(), donor.get_layer(layer.name).get_weights()))]
+    assert changed == ["conv_1"]  # the top 3 layers are conv_1, conv_1_bn (BatchNorm stays frozen), activation
+    assert json.loads((tmp_path / "live" / "metrics.json").read_text())["step"] == 1  # both phases logged
+
+
 def test_pretrained_weights_warm_up_the_head_then_fine_tune_the_top_layers_resumably(tiny_shards, tmp_path,
                                                                                     interrupt_after, monkeypatch):
     cfg, donor = _pretrained(tmp_path)

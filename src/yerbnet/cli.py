@@ -1,4 +1,4 @@
-"""The ``yerbnet`` command: ``predict PATH...``, ``classes`` and ``report``."""
+"""The ``yerbnet`` command: ``predict PATH...``, ``classes``, ``report`` and ``backbone OUT``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,14 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backbone(args: argparse.Namespace) -> int:
+    from yerbnet.saved_model import save_backbone_weights
+
+    name = save_backbone_weights(args.model_dir / "model.keras", args.out)
+    print(f"{args.out}: weights of the {name} backbone; start a run from them with -S train.weights={args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yerbnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
     report.add_argument("--model-dir", type=Path, default=Path("models"))
     report.set_defaults(run=_report)
+    backbone = commands.add_parser("backbone", help="save a trained model's backbone as a train.weights file")
+    backbone.add_argument("out", type=Path, help="where to write it (ends in .weights.h5)")
+    backbone.add_argument("--model-dir", type=Path, default=Path("models"))
+    backbone.set_defaults(run=_backbone)
     args = parser.parse_args(argv)
     with reported_as_exit():
         return args.run(args)

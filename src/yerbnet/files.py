@@ -19,8 +19,9 @@ from yerbnet.errors import UserError, full_disk_file
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix: some writers (Keras, TFRecord readers) look at it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp.", suffix=path.suffix)
+    # Keep the suffix: some writers (Keras, TFRecord readers) look at it; Keras 3 weights need both parts.
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)

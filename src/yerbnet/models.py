@@ -104,6 +104,11 @@ BACKBONES: dict[str, Backbone] = {
     # EfficientNet rescales [0, 255] inputs inside its own first layers.
     "efficientnet_b0": _application(keras.applications.EfficientNetB0, None),
     "resnet50": _application(keras.applications.ResNet50, _to_caffe_style),
+    # Modern backbones that suit small data sets; each takes [0, 255] and rescales itself.
+    "efficientnetv2_b0": _application(keras.applications.EfficientNetV2B0, None),
+    "convnext_tiny": _application(keras.applications.ConvNeXtTiny, None),
+    "mobilenet_v3_small": _application(keras.applications.MobileNetV3Small, None),
+    "mobilenet_v3_large": _application(keras.applications.MobileNetV3Large, None),
 }
 
 

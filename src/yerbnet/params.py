@@ -22,7 +22,8 @@ from yerbnet.errors import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
-ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0", "resnet50")
+ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0", "resnet50",
+                 "efficientnetv2_b0", "convnext_tiny", "mobilenet_v3_small", "mobilenet_v3_large")
 
 
 def _positive(value: float) -> bool:

@@ -64,3 +64,24 @@ def load_model(path: Path) -> keras.Model:
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise UserError(f"{path}: not a readable Keras model ({exc.__class__.__name__}: {str(exc)[:120]}); "
                         f"restore it with dvc checkout {path}, or retrain with dvc repro -f train") from None
+
+
+def save_backbone_weights(model_path: Path, out: Path) -> str:
+    """Write the pretrained-backbone part of a trained model as a ``train.weights`` file; return its name.
+
+    A model trained on one data set (the embedded renderer's, say) then starts another run
+    (``train.weights: <out>``) as a local stand-in for ImageNet weights.
+    """
+    import keras
+
+    model = load_model(model_path)
+    backbone = next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
+    if backbone is None:
+        raise UserError(f"{model_path}: {model.name} has no keras.applications backbone to export "
+                        "(simple_cnn is built layer by layer); train another architecture")
+    if not out.name.endswith(".weights.h5"):
+        raise UserError(f"{out}: the file name must end in .weights.h5 (Keras 3 weights format)")
+    with files.atomic_path(out) as tmp:
+        tmp.unlink()  # h5py creates the file itself
+        backbone.save_weights(tmp)
+    return backbone.name
