@@ -77,3 +77,11 @@ def test_weighted_bce_equals_bce_with_unit_weights_and_grows_with_the_weight():
     plain = float(keras.losses.BinaryCrossentropy()(y_true, y_pred))
     assert float(WeightedBinaryCrossentropy([1.0, 1.0])(y_true, y_pred)) == pytest.approx(plain, rel=1e-5)
     assert float(WeightedBinaryCrossentropy([3.0, 1.0])(y_true, y_pred)) > plain
+
+
+def test_a_stride_4_stem_at_twice_the_resolution_gives_the_feature_map_of_stride_2():
+    def pooled_input(size: int, stride: int) -> tuple:
+        model = build_model(TrainParams(cnn_blocks=2, cnn_filters=4, cnn_stem_stride=stride), size, 3)
+        return model.get_layer("pool").input.shape
+
+    assert pooled_input(64, 4) == pooled_input(32, 2)

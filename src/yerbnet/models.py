@@ -25,11 +25,11 @@ def _to_unit_range(x: keras.KerasTensor) -> keras.KerasTensor:
 
 
 def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
-    """The seed's from-scratch net: a strided stem, then conv/pool blocks doubling in width."""
+    """The seed's from-scratch net: a strided stem (kernel 2 * stride + 1), then conv/pool blocks doubling in width."""
     if weights:
         raise UserError("params.yaml: train.weights must be null for simple_cnn (it has no pretrained weights)")
     x = _to_unit_range(x)
-    x = _conv_bn_relu(x, cfg.cnn_filters, kernel=5, strides=2)
+    x = _conv_bn_relu(x, cfg.cnn_filters, kernel=2 * cfg.cnn_stem_stride + 1, strides=cfg.cnn_stem_stride)
     for block in range(1, cfg.cnn_blocks + 1):
         x = _conv_bn_relu(x, cfg.cnn_filters * 2**block, kernel=3, strides=1)
         x = layers.MaxPooling2D()(x)

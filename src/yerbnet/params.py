@@ -114,6 +114,8 @@ class TrainParams:
     alpha: float = field(default=0.35, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
     cnn_blocks: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
     cnn_filters: int = field(default=16, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
+    # A stride-4 stem at twice the resolution costs what stride 2 does, and keeps small products' pixels.
+    cnn_stem_stride: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 4, "an integer from 1 to 4 (simple_cnn stem stride)"))
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
     dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
     batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
