@@ -1,4 +1,4 @@
-"""The ``yerbnet`` command: ``predict PATH...``, ``classes``, ``report`` and ``backbone OUT``."""
+"""The ``yerbnet`` command: ``predict PATH...``, ``export``, ``classes``, ``report`` and ``backbone OUT``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from yerbnet.errors import UserError, reported_as_exit
+from yerbnet.export import FORMATS
 
 
 def _rows(args: argparse.Namespace) -> Iterator[dict]:
@@ -101,6 +102,17 @@ def _backbone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from yerbnet.export import export_bundle
+
+    out = args.out or Path("export") / args.format
+    model = export_bundle(args.model_dir, out, args.format)
+    size = sum(f.stat().st_size for f in model.rglob("*")) if model.is_dir() else model.stat().st_size
+    print(f"{out}: {model.name} ({size / 2**20:.1f} MiB) with classes.json, thresholds.json, hierarchy.json, "
+          "README.md")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yerbnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                          help="one threshold for all classes (default: models/thresholds.json, else 0.5)")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.set_defaults(run=_predict)
+    export = commands.add_parser("export", help="write the model, its preprocessing and rules as a bundle to deploy")
+    export.add_argument("--format", choices=FORMATS, required=True)
+    export.add_argument("--out", type=Path, help="the bundle's folder (default: export/FORMAT)")
+    export.add_argument("--model-dir", type=Path, default=Path("models"))
+    export.set_defaults(run=_export)
     classes = commands.add_parser("classes", help="print the class tree with counts per split")
     classes.add_argument("--encoded", type=Path, default=Path("data/encoded"))
     classes.set_defaults(run=_classes)
