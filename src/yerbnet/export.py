@@ -132,17 +132,18 @@ def _coefficients(length: tf.Tensor, offset: tf.Tensor, side: tf.Tensor, size: i
 def _resample(pixels: tf.Tensor, coefficients: tf.Tensor) -> tf.Tensor:
     """``[3, n, length] @ coefficients.T``, rounded to bytes as Pillow does, exactly.
 
-    Each weight is split into three bytes, so every product and partial sum is a whole
-    number below 2**24 (for up to 258 taps: shrinking up to 128 times), which float32 holds
-    exactly; the parts are recombined in int32. One matrix product for the three parts.
+    Each weight (at most 2**22) is split into ``weight // 256`` and ``weight % 256``: a pixel
+    row's sums with either part are whole numbers below 2**24 (the first since the weights add
+    up to 2**22, the second for up to 258 taps: shrinking up to 128 times), which float32 holds
+    exactly whatever the order of the additions; the parts are recombined in int32. One matrix
+    product for both parts.
     """
     import tensorflow as tf
 
     size = tf.shape(coefficients)[0]
-    parts = tf.concat([coefficients // 65536, coefficients // 256 % 256, coefficients % 256], axis=0)
-    sums = tf.cast(tf.matmul(pixels, tf.cast(parts, tf.float32), transpose_b=True), tf.int32)
-    high, middle, low = sums[:, :, :size], sums[:, :, size:2 * size], sums[:, :, 2 * size:]
-    total = high * 65536 + middle * 256 + low + 2 ** (BITS - 1)
+    parts = tf.cast(tf.concat([coefficients // 256, coefficients % 256], axis=0), tf.float32)
+    sums = tf.cast(tf.matmul(pixels, parts, transpose_b=True), tf.int32)
+    total = sums[:, :, :size] * 256 + sums[:, :, size:] + 2 ** (BITS - 1)
     return tf.cast(tf.clip_by_value(total // 2 ** BITS, 0, 255), tf.float32)
 
 
