@@ -6,57 +6,109 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yerbnet.errors import UserError, reported_as_exit
 from yerbnet.export import FORMATS
 
+if TYPE_CHECKING:
+    from yerbnet.predict import Prediction, Predictor
 
-def _rows(args: argparse.Namespace) -> Iterator[dict]:
-    """One output row per predicted image; skipped files reported on stderr as they come."""
+
+def _targets(args: argparse.Namespace) -> list[Path]:
+    """The paths given, or with ``--new`` the scraped photos that the labels export does not name."""
+    if not args.new:
+        if not args.paths:
+            raise UserError("predict: give image files or folders, or --new for the photos not labelled yet")
+        return args.paths
+    if args.paths:
+        raise UserError("--new predicts the scraped photos that the labels export does not name; give no paths with it")
+    from yerbnet.prelabels import new_images
+
+    export = args.export or _labels_export(args.raw)
+    new = new_images(args.raw, export)
+    print(f"{len(new)} photo(s) in {args.raw} not named by {export}", file=sys.stderr)
+    return new
+
+
+def _labels_export(raw: Path) -> Path:
+    """The export import_labels reads: ``labels.export`` in params.yaml, else the one the synthetic source wrote."""
+    from yerbnet.params import load_params
+    from yerbnet.sources.manifest import SYNTHETIC_EXPORT
+
+    export = load_params().labels.export
+    return Path(export) if export else raw / SYNTHETIC_EXPORT
+
+
+def _predictions(predictor: Predictor, paths: Iterator[Path], args: argparse.Namespace,
+                 bar: bool) -> Iterator[Prediction]:
+    """Predictions in order; skipped files reported on stderr as they come."""
     from tqdm import tqdm
 
-    from yerbnet.predict import Predictor, Skipped, image_paths
+    from yerbnet.predict import Skipped
 
-    paths = image_paths(args.paths)
-    predictor = Predictor(args.model_dir, threshold=args.threshold)
-    # A bar for folders only (the count is unknown up front), and only on a terminal (tqdm's disable=None).
-    folders = any(p.is_dir() for p in args.paths)
-    results = tqdm(predictor.predict(paths, args.batch_size), unit="img",
-                   disable=None if folders else True, file=sys.stderr)
+    # Only on a terminal (tqdm's disable=None): the count is unknown up front.
+    results = tqdm(predictor.predict(paths, args.batch_size), unit="img", disable=None if bar else True,
+                   file=sys.stderr)
     for result in results:
         if isinstance(result, Skipped):
             results.write(f"skipped {result.path}: {result.reason}", file=sys.stderr)
-            continue
-        extra = [c for c in list(result.scores)[: args.top_k] if c not in result.labels]
-        yield {"path": str(result.path), "labels": result.labels,
-               "scores": {c: round(result.scores[c], 4) for c in result.labels + extra}}
+        else:
+            yield result
+
+
+def _row(prediction: Prediction, top_k: int) -> dict:
+    extra = [c for c in list(prediction.scores)[:top_k] if c not in prediction.labels]
+    return {"path": str(prediction.path), "labels": prediction.labels,
+            "scores": {c: round(prediction.scores[c], 4) for c in prediction.labels + extra}}
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """Stream rows out as they come (memory stays flat on any folder); exit 1 if none came."""
+    """Stream rows out as they come (memory stays flat on any folder) unless sorting or a contact sheet
+    needs them all first; exit 1 if none came (except when ``--new`` finds no new photo)."""
+    from yerbnet import prelabels
+    from yerbnet.predict import Predictor, image_paths
+
     if args.top_k < 0:
         raise UserError(f"--top-k {args.top_k}: must be 0 or more")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be 1 or more")
+    targets = _targets(args)
+    paths = image_paths(targets)
+    predictor = Predictor(args.model_dir, threshold=args.threshold)
+    thresholds = dict(zip(predictor.classes, predictor.thresholds.tolist()))
+    folders = [t for t in targets if t.is_dir()]
+    predictions: Iterable[Prediction] = _predictions(predictor, paths, args, bar=bool(folders) or args.new)
+    if args.sort == "uncertain" or args.html:
+        predictions = list(predictions)
+        if args.html:
+            prelabels.write_contact_sheet(args.html, predictions, thresholds, predictor.limits, folders)
+        if args.sort == "uncertain":
+            predictions = prelabels.most_uncertain_first(predictions, thresholds)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     count = 0
     if args.format == "csv":
         writer.writerow(["path", "labels", "scores"])
-    for row in _rows(args):
+    for prediction in predictions:
+        row = _row(prediction, args.top_k)
         if args.format == "json":
             print(("[\n" if count == 0 else ",\n") + json.dumps(row, ensure_ascii=False), end="")
         elif args.format == "csv":
             writer.writerow([row["path"], ";".join(row["labels"]), json.dumps(row["scores"], ensure_ascii=False)])
+        elif args.format == "azure-jsonl":
+            print(prelabels.azure_jsonl_line(prediction, prelabels.relative_path(prediction.path, folders),
+                                             prelabels.URL_PREFIX if args.url_prefix is None else args.url_prefix))
         else:
             print(f"{row['path']}\t{_table_cell(row)}")
         count += 1
     if args.format == "json":
         print("[]" if count == 0 else "\n]")
-    if count == 0:
+    if count == 0 and targets:
         print("error: no image could be predicted", file=sys.stderr)
-    return 0 if count else 1
+        return 1
+    return 0
 
 
 def _table_cell(row: dict) -> str:
@@ -117,13 +169,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yerbnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="print the products found in images")
-    predict.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
+    predict.add_argument("paths", nargs="*", type=Path, help="image files or folders (searched recursively)")
     predict.add_argument("--model-dir", type=Path, default=Path("models"))
-    predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    predict.add_argument("--format", choices=("table", "json", "csv", "azure-jsonl"), default="table",
+                         help="azure-jsonl: pre-labels as Azure ML Data Labeling's JSON Lines export")
     predict.add_argument("--top-k", type=int, default=0, help="also show the k best scores, predicted or not")
     predict.add_argument("--threshold", type=float,
                          help="one threshold for all classes (default: models/thresholds.json, else 0.5)")
     predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--sort", choices=("input", "uncertain"), default="input",
+                         help="uncertain: closest to a class threshold first (holds every result until the end)")
+    predict.add_argument("--html", type=Path, help="also write a contact sheet (one HTML file), least sure first")
+    predict.add_argument("--new", action="store_true",
+                         help="predict the scraped photos (--raw) that the labels export does not name")
+    predict.add_argument("--raw", type=Path, default=Path("data/raw"), help="with --new: scrape's output")
+    predict.add_argument("--export", type=Path,
+                         help="with --new: the labels export (default: labels.export in params.yaml, "
+                              "else data/raw/labels.csv)")
+    predict.add_argument("--url-prefix", help="azure-jsonl: put before each photo's path, where the photos are "
+                                              "uploaded (default: AmlDatastore://workspaceblobstore/)")
     predict.set_defaults(run=_predict)
     export = commands.add_parser("export", help="write the model, its preprocessing and rules as a bundle to deploy")
     export.add_argument("--format", choices=FORMATS, required=True)
