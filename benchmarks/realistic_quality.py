@@ -6,7 +6,7 @@ project into a scratch git repo (the workspace and its dvc.lock stay untouched),
 runs `dvc repro` and prints test macro F1 (tuned and at 0.5), macro F1 over each family's
 flavours, and per-class F1 with support. Compare a change by running it before and after.
 
-    python benchmarks/realistic_quality.py [--set DIR] [--seed 42] [-S train.epochs=30 ...] [--json OUT] [--keep]
+    python benchmarks/realistic_quality.py [--set DIR | --embedded] [--seed 42] [-S train.epochs=30 ...] [--json OUT] [--keep]
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ def key(label: str) -> str:
     return label.replace("/", ".")
 
 
-def prepare(work: Path, photo_set: Path, overrides: list[str]) -> None:
-    """A scratch copy of the project whose params read the realistic set, committed (dvclive needs a commit)."""
+def prepare(work: Path, photo_set: Path | None, overrides: list[str]) -> None:
+    """A scratch copy of the project whose params read the realistic set (None: the embedded default),
+    committed (dvclive needs a commit)."""
     copy_project(work)
     params = yaml.safe_load((work / "params.yaml").read_text())
-    for assignment in ["scrape.source=directory", f"scrape.directory={photo_set / 'photos'}",
-                       f"labels.export={photo_set / 'labels.csv'}", *overrides]:
+    source = [] if photo_set is None else ["scrape.source=directory", f"scrape.directory={photo_set / 'photos'}",
+                                           f"labels.export={photo_set / 'labels.csv'}"]
+    for assignment in [*source, *overrides]:
         apply(params, assignment)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam",
@@ -110,21 +112,23 @@ def show(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=DEFAULT_SET, help=f"the realistic set (default {DEFAULT_SET})")
+    parser.add_argument("--embedded", action="store_true",
+                        help="run on the embedded synthetic default instead, for the same figures side by side")
     parser.add_argument("--seed", type=int, default=42, help="the pipeline's params seed")
     parser.add_argument("-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a params override, dotted key, YAML value; repeatable")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the scratch repo (reports/, models/)")
     args = parser.parse_args()
-    photo_set = args.set.resolve()
-    if not (photo_set / "labels.csv").exists():
+    photo_set = None if args.embedded else args.set.resolve()
+    if photo_set is not None and not (photo_set / "labels.csv").exists():
         print(f"building the realistic set in {photo_set} ...", flush=True)
         realistic_set.build(photo_set, images=1200, seed=0)
     work = Path(tempfile.mkdtemp(prefix="yerbnet-realistic-"))
     overrides = [f"seed={args.seed}", *args.overrides]
     prepare(work, photo_set, overrides)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "set": str(photo_set), "overrides": overrides, "repro_seconds": repro(work), **summarise(work)}
+              "set": str(photo_set or "embedded"), "overrides": overrides, "repro_seconds": repro(work), **summarise(work)}
     show(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
