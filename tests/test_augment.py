@@ -79,7 +79,7 @@ def test_padding_keeps_the_whole_photo_and_crop_takes_the_centre():
 
 def test_a_zero_turn_zero_shift_affine_is_the_identity():
     pixels = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
-    same = augment_image(pixels, np.random.default_rng(1), AugmentParams(rotation=0, translation=0))
+    same = augment_image(pixels, np.random.default_rng(1), AugmentParams(rotation=0, translation=0, zoom=0))
     assert np.array_equal(same, pixels)
 
 

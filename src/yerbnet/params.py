@@ -87,12 +87,12 @@ class EncodeParams:
 
 @dataclass(frozen=True)
 class AugmentParams:
-    copies: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
+    copies: int = field(default=3, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
     rotation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5"))
     translation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of the image side, 0 to 0.5"))
     # Off by default: a flipped product label reads backwards.
     flip: bool = False
-    zoom: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
+    zoom: float = field(default=0.3, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
     brightness: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the 0-255 range, 0 to 1"))
     contrast: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the contrast, 0 to 1"))
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
@@ -124,8 +124,8 @@ class TrainParams:
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     loss: Literal["bce", "weighted_bce", "focal"] = "weighted_bce"
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
-    epochs: int = field(default=20, metadata=_check(_positive, "an integer > 0"))
-    patience: int = field(default=5, metadata=_check(_positive, "an integer > 0"))
+    epochs: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
+    patience: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
     monitor: Literal["val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy",
                      "val_product_recall", "val_no_yerb_recall"] = "val_pr_auc"
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
