@@ -45,12 +45,15 @@ def run(tmp_path_factory):
     model_path = root / "models" / "model.keras"
     build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(model_path)
     (root / "models" / "classes.json").write_text(json.dumps({"classes": CLASSES}))
-    out = Outputs(root / "models" / "thresholds.json", root / "live", root / "evaluation.md", root / "figures")
+    out = Outputs(root / "models" / "thresholds.json", root / "live", root / "evaluation.md", root / "figures",
+                  root / "model_card.md")
+    posts = pd.DataFrame({"source": ["synthetic"] * 2, "date_utc": ["2016-01-01T00:00:00Z", "2016-02-01T00:00:00Z"]})
     tuned_on = []
     with pytest.MonkeyPatch.context() as patch:
         tune = metrics.tune_thresholds
         patch.setattr(metrics, "tune_thresholds", lambda y, s: tuned_on.append(y) or tune(y, s))
-        results = evaluation.evaluate(EvaluateParams(threshold="tuned", worst_errors=2), model_path, shards, out)
+        results = evaluation.evaluate(EvaluateParams(threshold="tuned", worst_errors=2), model_path, shards, out,
+                                      posts=posts)
     return root, out, results, tuned_on
 
 
@@ -62,6 +65,13 @@ def test_thresholds_are_tuned_on_val_and_saved_for_predict(run):
     assert saved["mode"] == "tuned" and list(saved["thresholds"]) == CLASSES
     per_class = results["per_class"]["Cans.Slim.Grapefruit Ginger"]
     assert per_class["threshold"] == saved["thresholds"]["Cans/Slim/Grapefruit Ginger"]
+
+
+def test_the_model_card_warns_of_synthetic_data_and_of_classes_with_few_test_images(run):
+    _, out, _, _ = run
+    card = out.model_card.read_text()
+    assert "Source: synthetic; 2 photos scraped, posts dated 2016-01-01 to 2016-02-01" in card
+    assert "drawn by code" in card and "- Cans/Slim/Grapefruit Ginger: 0 test images" in card
 
 
 def test_classes_without_test_positives_are_marked_and_nothing_is_nan(run):

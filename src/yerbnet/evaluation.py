@@ -13,9 +13,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 from dvclive import Live
 
-from yerbnet import figures, files, metrics, report
+from yerbnet import figures, files, metrics, model_card, report
 from yerbnet.hierarchy import Hierarchy
 from yerbnet.params import EvaluateParams
 from yerbnet.pipeline import read_index, split_dataset
@@ -32,6 +33,7 @@ class Outputs:
     live: Path
     report: Path
     figures: Path
+    model_card: Path
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,9 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, float]:
 
 
 def evaluate(cfg: EvaluateParams, model_path: Path, shards_dir: Path, out: Outputs,
-             train_plots: Path | None = None) -> dict:
-    """Write thresholds, metrics, plots and the report; return the metrics tree."""
+             train_plots: Path | None = None, posts: pd.DataFrame | None = None) -> dict:
+    """Write thresholds, metrics, plots, the report and (given the scraped ``posts``) the model card;
+    return the metrics tree."""
     index = read_index(shards_dir)
     classes = index["classes"]
     metrics.check_keys(classes)
@@ -108,6 +111,9 @@ def evaluate(cfg: EvaluateParams, model_path: Path, shards_dir: Path, out: Outpu
     counts = {s: info["positives"] for s, info in index["splits"].items()}
     files.write_text(out.report, report.markdown(results, classes, str(cfg.threshold),
                                                  metrics.confusions(test.targets, y_pred, classes), counts))
+    if posts is not None:
+        interval = metrics.bootstrap_macro_f1(test.targets, y_pred)
+        files.write_text(out.model_card, model_card.markdown(results, classes, index, posts, interval, model.name))
     return results
 
 
