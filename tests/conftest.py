@@ -36,3 +36,21 @@ def tiny_shards(tmp_path: Path) -> Path:
     shards = tmp_path / "shards"
     augment_dataset(Encoded(pd.DataFrame(rows), TINY_CLASSES), images, shards, AugmentParams(copies=0), 32, seed=0)
     return shards
+
+
+@pytest.fixture(scope="module")
+def untrained_model_dir(tmp_path_factory):
+    """A factory: a models/ folder as train leaves it, holding a tiny untrained 32 px model for ``classes``."""
+    from yerbnet.models import build_model
+    from yerbnet.params import TrainParams
+    from yerbnet.saved_model import ModelInfo, write_info
+    from yerbnet.sources.images import PhotoLimits
+
+    def make(classes: list[str]) -> Path:
+        root = tmp_path_factory.mktemp("models")
+        build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(classes)).save(
+            root / "model.keras")
+        write_info(root, ModelInfo(classes, "pad", PhotoLimits(max_pixels=10_000_000, max_side=1440)))
+        return root
+
+    return make

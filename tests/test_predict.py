@@ -10,23 +10,16 @@ import pytest
 from PIL import Image
 
 from yerbnet.cli import main
-from yerbnet.models import build_model
-from yerbnet.params import TrainParams
 from yerbnet.errors import UserError
 from yerbnet.predict import Predictor, Skipped, image_paths, load_thresholds, read_image
-from yerbnet.saved_model import ModelInfo, write_info
-from yerbnet.sources.images import PhotoLimits, fit_square
+from yerbnet.sources.images import fit_square
 
 CLASSES = ["Cans", "Cans/Slim", "Cans/Slim/Grapefruit Ginger", "No Yerb"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("models")
-    build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(
-        root / "model.keras")
-    write_info(root, ModelInfo(CLASSES, "pad", PhotoLimits(max_pixels=10_000_000, max_side=1440)))
-    return root
+def model_dir(untrained_model_dir) -> Path:
+    return untrained_model_dir(CLASSES)
 
 
 @pytest.fixture

@@ -15,24 +15,16 @@ from yerbnet import taxonomy
 from yerbnet.cli import main
 from yerbnet.labels.importer import import_labels
 from yerbnet.labels.table import read_labels_table
-from yerbnet.models import build_model
-from yerbnet.params import TrainParams
 from yerbnet.predict import Prediction
 from yerbnet.prelabels import margin, most_specific, most_uncertain_first
-from yerbnet.saved_model import ModelInfo, write_info
-from yerbnet.sources.images import PhotoLimits
 from yerbnet.sources.manifest import save_jpeg, write_manifest
 
 CLASSES = ["Bottles", "Bottles/Mint", "Cans", "Cans/Lemon", "Cans/Slim", "Cans/Slim/Gold", "No Yerb"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("models")
-    build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(
-        root / "model.keras")
-    write_info(root, ModelInfo(CLASSES, "pad", PhotoLimits(max_pixels=10_000_000, max_side=1440)))
-    return root
+def model_dir(untrained_model_dir) -> Path:
+    return untrained_model_dir(CLASSES)
 
 
 @pytest.fixture
