@@ -17,7 +17,7 @@ from yerbnet.labels.importer import import_labels
 from yerbnet.labels.table import read_labels_table
 from yerbnet.predict import Prediction
 from yerbnet.prelabels import margin, most_specific, most_uncertain_first
-from yerbnet.sources.manifest import save_jpeg, write_manifest
+from yerbnet.sources.manifest import read_manifest, save_jpeg, write_manifest
 
 CLASSES = ["Bottles", "Bottles/Mint", "Cans", "Cans/Lemon", "Cans/Slim", "Cans/Slim/Gold", "No Yerb"]
 
@@ -164,9 +164,14 @@ def test_new_predicts_only_the_photos_the_last_export_does_not_name(model_dir, s
     code, out, err = _run(capsys, "--new", "--raw", str(scraped), "--export", str(export),
                           "--model-dir", str(model_dir), "--format", "azure-jsonl")
     assert code == 0
+    # Named as the user uploaded it (posts.csv's original), not as scrape stored it.
     assert [json.loads(line)["image_url"] for line in out.splitlines()] == [
-        "AmlDatastore://workspaceblobstore/trip__IMG_2.jpg"]
+        "AmlDatastore://workspaceblobstore/trip/IMG 2.jpg"]
     assert f"1 photo(s) in {scraped} not named by {export}" in err
+    (tmp_path / "prelabels.jsonl").write_text(out)
+    manifest = read_manifest(scraped)
+    import_labels(tmp_path / "prelabels.jsonl", dict(zip(manifest["file"], manifest["original"])), tmp_path / "labels")
+    assert json.loads((tmp_path / "labels" / "report.json").read_text())["matched_images"] == 1
 
 
 def test_new_reads_the_export_that_params_name(model_dir, scraped, tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from yerbnet.errors import UserError, reported_as_exit
@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from yerbnet.predict import Prediction, Predictor
 
 
-def _targets(args: argparse.Namespace) -> list[Path]:
-    """The paths given, or with ``--new`` the scraped photos that the labels export does not name."""
+def _targets(args: argparse.Namespace) -> tuple[list[Path], dict[Path, PurePosixPath]]:
+    """The paths given, or with ``--new`` the scraped photos that the labels export does not name;
+    with each scraped photo the path it was uploaded under."""
     if not args.new:
         if not args.paths:
             raise UserError("predict: give image files or folders, or --new for the photos not labelled yet")
-        return args.paths
+        return args.paths, {}
     if args.paths:
         raise UserError("--new predicts the scraped photos that the labels export does not name; give no paths with it")
     from yerbnet.prelabels import new_images
@@ -30,7 +31,7 @@ def _targets(args: argparse.Namespace) -> list[Path]:
     export = args.export or _labels_export(args.raw)
     new = new_images(args.raw, export)
     print(f"{len(new)} photo(s) in {args.raw} not named by {export}", file=sys.stderr)
-    return new
+    return list(new), new
 
 
 def _labels_export(raw: Path) -> Path:
@@ -75,7 +76,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise UserError(f"--top-k {args.top_k}: must be 0 or more")
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be 1 or more")
-    targets = _targets(args)
+    targets, uploads = _targets(args)
     paths = image_paths(targets)
     predictor = Predictor(args.model_dir, threshold=args.threshold)
     thresholds = dict(zip(predictor.classes, predictor.thresholds.tolist()))
@@ -84,7 +85,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.sort == "uncertain" or args.html:
         predictions = list(predictions)
         if args.html:
-            prelabels.write_contact_sheet(args.html, predictions, thresholds, predictor.limits, folders)
+            prelabels.write_contact_sheet(args.html, predictions, thresholds, predictor.limits, folders, uploads)
         if args.sort == "uncertain":
             predictions = prelabels.most_uncertain_first(predictions, thresholds)
     writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -98,7 +99,7 @@ def _predict(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             writer.writerow([row["path"], ";".join(row["labels"]), json.dumps(row["scores"], ensure_ascii=False)])
         elif args.format == "azure-jsonl":
-            print(prelabels.azure_jsonl_line(prediction, prelabels.relative_path(prediction.path, folders),
+            print(prelabels.azure_jsonl_line(prediction, prelabels.relative_path(prediction.path, folders, uploads),
                                              prelabels.URL_PREFIX if args.url_prefix is None else args.url_prefix))
         else:
             print(f"{row['path']}\t{_table_cell(row)}")

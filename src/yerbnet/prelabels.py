@@ -28,21 +28,30 @@ THUMBNAIL_SIDE = 160
 THUMBNAIL_QUALITY = 80
 
 
-def new_images(raw_dir: Path, export: Path) -> list[Path]:
-    """The scraped photos that no row of ``export`` names, matched as import_labels matches them.
+def new_images(raw_dir: Path, export: Path) -> dict[Path, PurePosixPath]:
+    """The scraped photos that no row of ``export`` names, matched as import_labels matches them,
+    each with the path it was uploaded under (posts.csv's ``original``): the name Azure knows it by.
 
     A row that could name several photos (one file name in several folders) marks none of
     them as seen: predicting a photo twice costs less than never labelling it.
     """
     manifest = read_manifest(raw_dir)
-    matcher = Matcher(dict(zip(manifest["file"], manifest["original"])))
+    originals = dict(zip(manifest["file"], manifest["original"]))
+    matcher = Matcher(originals)
     seen = {matcher.match(url).file for url, _ in read_export(export).rows}
-    return [raw_dir / IMAGES_DIR / name for name in sorted(manifest["file"]) if name not in seen]
+    return {raw_dir / IMAGES_DIR / name: PurePosixPath(originals[name]) for name in sorted(originals)
+            if name not in seen}
+
+
+def closest_call(prediction: Prediction, thresholds: dict[str, float]) -> str:
+    """The class whose score is nearest its threshold: where the prediction is closest to changing."""
+    return min(prediction.scores, key=lambda name: abs(prediction.scores[name] - thresholds[name]))
 
 
 def margin(prediction: Prediction, thresholds: dict[str, float]) -> float:
     """How far the prediction is from changing: the smallest gap between a class's score and its threshold."""
-    return min(abs(score - thresholds[name]) for name, score in prediction.scores.items())
+    name = closest_call(prediction, thresholds)
+    return abs(prediction.scores[name] - thresholds[name])
 
 
 def most_uncertain_first(predictions: Iterable[Prediction], thresholds: dict[str, float]) -> list[Prediction]:
@@ -56,8 +65,11 @@ def most_specific(labels: list[str]) -> list[str]:
     return [label for label in labels if label not in inner]
 
 
-def relative_path(path: Path, folders: list[Path]) -> PurePosixPath:
-    """The photo's path inside the folder it was found in (its name when given as a file): its upload path."""
+def relative_path(path: Path, folders: list[Path], uploads: dict[Path, PurePosixPath] | None = None) -> PurePosixPath:
+    """The photo's upload path: as ``uploads`` names it (a scraped photo's original path), else its path
+    inside the folder it was found in, else its file name."""
+    if uploads and path in uploads:
+        return uploads[path]
     for folder in folders:
         if path.is_relative_to(folder):
             return PurePosixPath(path.relative_to(folder).as_posix())
@@ -73,7 +85,7 @@ def azure_jsonl_line(prediction: Prediction, relative: PurePosixPath, url_prefix
 
 
 def write_contact_sheet(path: Path, predictions: list[Prediction], thresholds: dict[str, float],
-                        limits: PhotoLimits, folders: list[Path]) -> None:
+                        limits: PhotoLimits, folders: list[Path], uploads: dict[Path, PurePosixPath]) -> None:
     """One self-contained HTML page: a thumbnail (JPEG data URI) per photo with its labels and scores,
     least sure first, each named by :func:`relative_path`. Written card by card, so only the
     predictions are held in memory (the page takes about 5 KB per photo)."""
@@ -81,12 +93,12 @@ def write_contact_sheet(path: Path, predictions: list[Prediction], thresholds: d
     with files.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as page:
         page.write(_HEAD.format(count=len(ordered)))
         for prediction in ordered:
-            page.write(_card(prediction, thresholds, limits, relative_path(prediction.path, folders)))
+            page.write(_card(prediction, thresholds, limits, relative_path(prediction.path, folders, uploads)))
         page.write("</main></body></html>\n")
 
 
 def _card(prediction: Prediction, thresholds: dict[str, float], limits: PhotoLimits, name: PurePosixPath) -> str:
-    closest = min(prediction.scores, key=lambda c: abs(prediction.scores[c] - thresholds[c]))
+    closest = closest_call(prediction, thresholds)
     labels = "".join(f"<li>{html.escape(c)} <b>{prediction.scores[c]:.2f}</b></li>" for c in prediction.labels)
     return (f'<figure>{_thumbnail(prediction.path, limits)}<figcaption>'
             f'<p class="name" title="{html.escape(str(prediction.path))}">{html.escape(str(name))}</p>'
