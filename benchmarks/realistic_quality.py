@@ -53,9 +53,11 @@ def prepare(work: Path, photo_set: Path | None, overrides: list[str]) -> None:
 
 
 def repro(work: Path) -> float:
-    """Run `dvc repro` with this interpreter's bin first on PATH; return its wall seconds."""
+    """Run `dvc repro` with this interpreter's bin first on PATH and the copy's own `src` first on the import
+    path (the editable install points at the workspace, which may change while a run is going); return its
+    wall seconds."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "PYTHONPATH": str(work / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = work / "repro.log"
     started = time.perf_counter()
     with log.open("w") as out:
