@@ -1,10 +1,11 @@
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
 from yerbnet.errors import UserError
-from yerbnet.params import Params, load_params, parse_params
+from yerbnet.params import Params, changed_from_defaults, load_params, parse_params
 
 
 def test_the_committed_params_file_is_valid_and_matches_the_defaults():
@@ -71,3 +72,9 @@ def test_a_duplicated_key_is_one_clear_error(tmp_path):
     path.write_text("seed: 1\nseed: 2\n")
     with pytest.raises(UserError, match="not valid YAML"):
         load_params(path)
+
+
+def test_changed_from_defaults_names_what_an_experiment_changed():
+    params = parse_params({"train": {"learning_rate": 5e-05, "epochs": 30}, "augment": {"flip": True}})
+    assert changed_from_defaults(params) == {"augment.flip": True, "train.learning_rate": 5e-05}
+    assert changed_from_defaults(load_params(Path("params.yaml"))) == {}

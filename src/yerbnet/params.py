@@ -248,3 +248,20 @@ def _describe(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_describe(option) for option in typing.get_args(hint))
     return {bool: "true | false", int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(hint, str(hint))
+
+
+def changed_from_defaults(params: Any, defaults: Any = None, prefix: str = "") -> dict[str, Any]:
+    """``{"train.learning_rate": 5e-05}``: every param whose value differs from the shipped default.
+
+    The defaults here are params.yaml's as committed (a test keeps them equal), so this names
+    what an experiment changed, for the header of ``reports/evaluation.md``.
+    """
+    defaults = type(params)() if defaults is None else defaults
+    changed: dict[str, Any] = {}
+    for f in dataclasses.fields(params):
+        value, default = getattr(params, f.name), getattr(defaults, f.name)
+        if dataclasses.is_dataclass(value):
+            changed.update(changed_from_defaults(value, default, f"{prefix}{f.name}."))
+        elif value != default:
+            changed[f"{prefix}{f.name}"] = value
+    return changed
