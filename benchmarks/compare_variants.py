@@ -44,6 +44,8 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="yerbnet-variant-"))
         copy_project(work)
         shutil.copytree(ROOT / "data" / "augmented", work / "data" / "augmented")
+        (work / "data" / "raw").mkdir()
+        shutil.copy2(ROOT / "data" / "raw" / "posts.csv", work / "data" / "raw")  # the model card names its source
         params = yaml.safe_load((work / "params.yaml").read_text())
         for assignment in variant.split():
             apply(params, assignment)
@@ -52,7 +54,7 @@ def main() -> None:
         run_stage("python stages/train.py", work)
         seconds = time.perf_counter() - started
         run_stage("python stages/evaluate.py", work)
-        metrics = json.loads((work / "dvclive" / "evaluate" / "metrics.json").read_text())
+        metrics = json.loads((work / "reports" / "evaluation.json").read_text())
         print(f"| {variant} | {metrics['at_tuned']['macro_f1']:.3f} | {metrics['at_half']['macro_f1']:.3f} | "
               f"{metrics['micro_f1']:.3f} | "
               f"{metrics['per_class']['No Yerb']['f1']:.3f} | {seconds:.0f} |", flush=True)

@@ -68,8 +68,8 @@ def repro(work: Path) -> float:
 
 
 def summarise(work: Path) -> dict[str, Any]:
-    """The figures worth comparing, from the evaluate stage's metrics and the label import's report."""
-    metrics = json.loads((work / "dvclive" / "evaluate" / "metrics.json").read_text())
+    """The figures worth comparing, from the evaluate stage's full results and the label import's report."""
+    metrics = json.loads((work / "reports" / "evaluation.json").read_text())
     report = json.loads((work / "data" / "labels" / "report.json").read_text())
     classes = {label: {**{k: metrics["per_class"][key(label)][k] for k in ("support", "precision", "recall", "f1")},
                        "f1_at_half": metrics["at_half"]["per_class"][key(label)]["f1"]}

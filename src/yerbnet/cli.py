@@ -136,14 +136,13 @@ def _classes(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from yerbnet import report
 
-    for path in (args.metrics, args.model_dir / "classes.json"):
-        if not path.exists():
-            raise UserError(f"{path}: not found; run the pipeline first (dvc repro)")
-    results = json.loads(args.metrics.read_text(encoding="utf-8"))
-    if "at_half" not in results:
-        raise UserError(f"{args.metrics}: written by an older evaluate stage; rerun it (dvc repro evaluate)")
-    classes = json.loads((args.model_dir / "classes.json").read_text(encoding="utf-8"))["classes"]
-    print(report.overall_table(results), report.per_class_table(results, classes), sep="\n\n")
+    if not args.details.exists():
+        raise UserError(f"{args.details}: not found; run the pipeline first (dvc repro)")
+    results = json.loads(args.details.read_text(encoding="utf-8"))
+    if "run" not in results:
+        raise UserError(f"{args.details}: written by an older evaluate stage; rerun it (dvc repro evaluate)")
+    print(report.header(results), report.overall_table(results), report.per_class_table(results, results["classes"]),
+          sep="\n\n")
     return 0
 
 
@@ -199,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     classes.add_argument("--encoded", type=Path, default=Path("data/encoded"))
     classes.set_defaults(run=_classes)
     report = commands.add_parser("report", help="print the latest evaluation's metrics tables")
-    report.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
-    report.add_argument("--model-dir", type=Path, default=Path("models"))
+    report.add_argument("--details", type=Path, default=Path("reports/evaluation.json"),
+                        help="the evaluate stage's full results (default: %(default)s)")
     report.set_defaults(run=_report)
     backbone = commands.add_parser("backbone", help="save a trained model's backbone as a train.weights file")
     backbone.add_argument("out", type=Path, help="where to write it (ends in .weights.h5)")

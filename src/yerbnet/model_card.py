@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from yerbnet.metrics import metric_key
+from yerbnet.report import image_counts
 
 MIN_SUPPORT = 5
 MIN_F1 = 0.5
@@ -33,15 +34,13 @@ def unreliable(results: dict, classes: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-def markdown(results: dict, classes: list[str], index: dict, posts: pd.DataFrame,
-             macro_f1_interval: tuple[float, float], model_name: str) -> str:
+def markdown(results: dict, classes: list[str], index: dict, posts: pd.DataFrame, model_name: str) -> str:
     sources = ", ".join(sorted(set(posts["source"])))
     dates = posts["date_utc"][posts["date_utc"] != ""]
     span = f"{dates.min()[:10]} to {dates.max()[:10]}" if len(dates) else "unknown (no post dates)"
-    low, high = macro_f1_interval
-    counts = {split: index["splits"][split] for split in SPLITS}
-    rows = [f"| {name} | " + " | ".join(str(counts[s]["positives"][c] // (counts[s]["records"] // counts[s]["images"]))
-                                       for s in SPLITS) + " |" for c, name in enumerate(classes)]
+    low, high = results["macro_f1_interval"]
+    counts = image_counts(index)
+    rows = [f"| {name} | " + " | ".join(str(counts[s][c]) for s in SPLITS) + " |" for c, name in enumerate(classes)]
     weak = unreliable(results, classes)
     sections = [
         "# Model card",

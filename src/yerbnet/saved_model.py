@@ -30,11 +30,12 @@ class ModelInfo:
     classes: list[str]
     resize: str          # pad | crop, as augment squared the training photos
     limits: PhotoLimits  # as scrape normalised them
+    epoch: int | None = None  # the epoch whose weights were kept (1-based, as Keras prints it)
 
 
 def write_info(model_dir: Path, info: ModelInfo) -> None:
     files.write_json(model_dir / CLASSES_FILE, {"classes": info.classes, "resize": info.resize,
-                                                **asdict(info.limits)})
+                                                **asdict(info.limits), "epoch": info.epoch})
 
 
 def read_info(model_dir: Path) -> ModelInfo:
@@ -42,7 +43,7 @@ def read_info(model_dir: Path) -> ModelInfo:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         return ModelInfo(classes=[str(c) for c in saved["classes"]], resize=str(saved["resize"]),
-                         limits=PhotoLimits(int(saved["max_pixels"]), saved["max_side"]))
+                         limits=PhotoLimits(int(saved["max_pixels"]), saved["max_side"]), epoch=saved.get("epoch"))
     except FileNotFoundError:
         raise UserError(f"{path}: not found; a model folder needs the {CLASSES_FILE} that train writes beside "
                         f"{MODEL_FILE} (dvc checkout models, or dvc repro train)") from None

@@ -257,7 +257,7 @@ def train(cfg: TrainParams, shards_dir: Path, model_path: Path, live_dir: Path, 
     with files.atomic_path(model_path) as tmp:
         model.save(tmp)
     # predict must square photos the way augment did for training
-    write_info(model_path.parent, ModelInfo(classes, index["augment"]["resize"], limits))
+    write_info(model_path.parent, ModelInfo(classes, index["augment"]["resize"], limits, epoch=stopper.best_epoch + 1))
     shutil.rmtree(backup, ignore_errors=True)  # the run ended: nothing left to resume
     if diverged:
         raise UserError(f"train: the loss became NaN; kept the model of epoch {stopper.best_epoch + 1} in "
