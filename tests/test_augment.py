@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from yerbnet.augment import (INDEX, Draw, augment_dataset, augment_image, inverse_affine,
-                             ordered_map, photometric, warp)
+from yerbnet.augment import INDEX, Draw, augment_dataset, augment_image, inverse_affine, photometric, warp
 from yerbnet.encode import Encoded
 from yerbnet.errors import UserError
 from yerbnet.models import build_model
+from yerbnet.parallel import ordered_map
 from yerbnet.params import AugmentParams, TrainParams, parse_params
 from yerbnet.pipeline import apply_draws, split_dataset
 from yerbnet.sources.images import fit_square

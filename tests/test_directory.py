@@ -19,7 +19,7 @@ from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams, parse_params
 from yerbnet.scrape import scrape
 from yerbnet.sources.manifest import read_manifest
-from yerbnet.sources.directory import REPORT
+from yerbnet.sources.directory import REPORT, ingest
 
 
 def jpeg(colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
@@ -291,6 +291,23 @@ def test_two_runs_give_byte_identical_output_and_no_stale_files(instaloader_fold
     run(instaloader_folder, tmp_path / "raw")
 
     assert _tree_hashes(tmp_path / "raw") == first
+
+
+def test_output_is_byte_identical_whatever_the_number_of_workers(instaloader_folder: Path, tmp_path: Path) -> None:
+    for i in range(40):  # more photos than the workers' window, with duplicates, clashing names and a bad file
+        write(instaloader_folder / f"more/{i:02d}.jpg", jpeg((i * 6, 255 - i * 6, i % 7 * 30), (60 + i, 50)))
+    write(instaloader_folder / "more/07.png", encoded(Image.new("RGB", (30, 30), (1, 2, 3)), "PNG"))
+    write(instaloader_folder / "more/dup.jpg", (instaloader_folder / "more/05.jpg").read_bytes())
+    write(instaloader_folder / "more/broken.jpg", b"\xff\xd8\xff")
+    cfg = parse_params({"scrape": {"source": "directory", "directory": str(instaloader_folder)}}).scrape
+    trees = []
+    for workers in (1, 4):
+        ingest(instaloader_folder, tmp_path / f"raw{workers}", cfg, source="directory", workers=workers)
+        trees.append(_tree_hashes(tmp_path / f"raw{workers}"))
+
+    assert trees[0] == trees[1]
+    assert len(trees[0]) == 2 + 3 + 41  # posts.csv and the report, 3 instaloader photos, 40 JPEGs and the PNG
+    assert "duplicate of more/05.jpg" in skipped(tmp_path / "raw4")["more/dup.jpg"]
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:

@@ -16,13 +16,12 @@ import io
 import math
 import os
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from yerbnet import files
 from yerbnet.encode import SPLITS, Encoded
 from yerbnet.errors import UserError
+from yerbnet.parallel import ordered_map
 from yerbnet.params import AugmentParams
 from yerbnet.sources.images import fit_square
 
@@ -39,7 +39,6 @@ INDEX = "index.json"
 JPEG_QUALITY = 95
 N_DRAWS = 7  # uniforms per augmentation: turn, row shift, col shift, zoom, flip, brightness, contrast
 IN_FLIGHT_PER_WORKER = 4  # images decoded ahead per worker: enough to keep them busy, bounded memory
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -161,21 +160,6 @@ def _records(name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams
         pixels = augment_image(base, image_rng(seed, name, copy), cfg)
         records.append(_example(jpeg_bytes(pixels), target, f"{name}#aug{copy}"))
     return records
-
-
-def ordered_map(pool: Executor, fn: Callable[..., T], *items: Iterable[Any], window: int) -> Iterator[T]:
-    """``pool.map`` in input order, but with at most ``window`` calls submitted and not yet consumed.
-
-    ``Executor.map`` submits every call up front and keeps every result until it is read,
-    so the whole augmented data set could sit in memory while the shard writer lags.
-    """
-    pending: deque = deque()
-    for args in zip(*items):
-        if len(pending) == window:
-            yield pending.popleft().result()
-        pending.append(pool.submit(fn, *args))
-    while pending:
-        yield pending.popleft().result()
 
 
 def augment_dataset(encoded: Encoded, images_dir: Path, out_dir: Path, cfg: AugmentParams,

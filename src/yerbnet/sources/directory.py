@@ -5,8 +5,9 @@ its file names (``{date_utc}_UTC[_N].jpg``), the shortcode from the post's ``.js
 videos, metadata, captions and the profile picture are left out. The instagram source
 feeds its download cache through the same code, so both give identical manifests.
 
-Images are streamed one at a time (memory stays flat however large the folder is) and in
-sorted path order, so two runs over the same folder write byte-identical outputs.
+Images are decoded and re-encoded on every core, a few at a time (memory stays flat however
+large the folder is), and written in sorted path order by one thread, so two runs over the
+same folder write byte-identical outputs whatever the number of cores.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -29,8 +31,9 @@ from tqdm import tqdm
 
 from yerbnet import files
 from yerbnet.errors import UserError
+from yerbnet.parallel import ordered_map
 from yerbnet.params import ScrapeParams
-from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, save_jpeg, write_manifest
+from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, jpeg_bytes, write_jpeg, write_manifest
 from yerbnet.sources.images import IMAGE_SUFFIXES, UnusableImage, load_rgb
 
 REPORT = "scrape_report.json"
@@ -40,6 +43,7 @@ CAROUSEL_ITEM = re.compile(r"^(?P<post>.+)_(?P<index>\d+)$")
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".webm"})
 METADATA_SUFFIXES = (".json.xz", ".json")
 META_CACHE = 64  # carousel items sit next to each other in sorted order; a few posts suffice
+IN_FLIGHT_PER_WORKER = 4  # photos decoded ahead per worker: every core stays busy, memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,15 @@ class Photo:
     is_video_cover: bool
 
 
+@dataclass(frozen=True)
+class Normalised:
+    """One photo as a worker decoded and re-encoded it: all the in-order writer still needs."""
+
+    digest: str  # sha256 of the source file: duplicates are found by it
+    jpeg: bytes
+    size: tuple[int, int]
+
+
 @dataclass
 class Listing:
     """The folder's files, sorted: image candidates, plus what was left out and why."""
@@ -69,6 +82,19 @@ class Listing:
     images: list[Path] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+
+
+def normalise(path: Path, max_pixels: int, max_side: int | None) -> Normalised | str:
+    """Read, hash, decode and re-encode one photo (the costly part, run on every core), or say why not.
+
+    Pillow and hashlib release the GIL while they work, so threads use every core.
+    """
+    try:
+        data = path.read_bytes()
+        image = load_rgb(data, max_pixels, max_side)
+    except (UnusableImage, OSError) as exc:
+        return str(exc)
+    return Normalised(hashlib.sha256(data).hexdigest(), jpeg_bytes(image), image.size)
 
 
 def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> list[ImageRecord]:
@@ -83,7 +109,7 @@ def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> list[ImageRecord]:
 
 
 def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
-           shortcodes: frozenset[str] | None = None) -> list[ImageRecord]:
+           shortcodes: frozenset[str] | None = None, workers: int | None = None) -> list[ImageRecord]:
     """Normalise every usable image under ``root`` into ``raw_dir``; write the manifest and the report.
 
     ``shortcodes``, when given, keeps only those posts (the instagram source: complete, within ``max_posts``).
@@ -92,10 +118,14 @@ def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
     _reset(raw_dir)
     listing = list_folder(root)
     writer = _Writer(root, raw_dir / IMAGES_DIR, cfg, source, shortcodes, listing)
-    with tqdm(listing.images, desc=f"scrape {source}", unit="img") as bar:
-        for path in bar:
-            if writer.add(path) is None:
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(listing.images), desc=f"scrape {source}", unit="img") as bar:
+        chosen = writer.chosen(listing.images, bar)
+        for path, photo, result in ordered_map(pool, writer.prepare, chosen, window=workers * IN_FLIGHT_PER_WORKER):
+            if writer.write(path, photo, result) is None:
                 bar.set_postfix(skipped=len(listing.skipped), refresh=False)
+            bar.update()
     write_manifest(raw_dir / MANIFEST, writer.records)
     files.write_json(raw_dir / REPORT, _report(source, root, len(writer.records), listing))
     if not writer.records:
@@ -185,30 +215,40 @@ class _Writer:
         self.names: set[str] = set()
         self.post_meta = lru_cache(maxsize=META_CACHE)(self._read_meta)
 
-    def add(self, path: Path) -> ImageRecord | None:
-        """Write ``path`` as a JPEG and return its row, or note why not and return None."""
-        photo = self._identify(path)
-        if photo.is_video_cover and self.cfg.videos == "skip":
-            self.listing.ignored["video cover (scrape.videos = skip)"] += 1
-            return None
-        if self.shortcodes is not None and photo.shortcode not in self.shortcodes:
-            self.listing.ignored["post not selected (beyond scrape.max_posts, or incomplete)"] += 1
-            return None
-        return self._write(path, photo)
+    def chosen(self, paths: Iterable[Path], bar: tqdm) -> Iterator[tuple[Path, Photo]]:
+        """The photos to write, in order, with their post; the others are counted (and ticked off) here."""
+        for path in paths:
+            photo = self._identify(path)
+            reason = self._left_out(photo)
+            if reason is None:
+                yield path, photo
+            else:
+                self.listing.ignored[reason] += 1
+                bar.update()
 
-    def _write(self, path: Path, photo: Photo) -> ImageRecord | None:
-        try:
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest in self.first_with_hash:
-                raise UnusableImage(f"duplicate of {self.first_with_hash[digest]} (same content); kept once")
-            image = load_rgb(data, self.cfg.max_pixels, self.cfg.max_side)
-        except (UnusableImage, OSError) as exc:
-            self._skip(path, str(exc))
+    def _left_out(self, photo: Photo) -> str | None:
+        if photo.is_video_cover and self.cfg.videos == "skip":
+            return "video cover (scrape.videos = skip)"
+        if self.shortcodes is not None and photo.shortcode not in self.shortcodes:
+            return "post not selected (beyond scrape.max_posts, or incomplete)"
+        return None
+
+    def prepare(self, item: tuple[Path, Photo]) -> tuple[Path, Photo, Normalised | str]:
+        """:func:`normalise` in a worker thread, keeping the photo's place beside its result."""
+        path, photo = item
+        return path, photo, normalise(path, self.cfg.max_pixels, self.cfg.max_side)
+
+    def write(self, path: Path, photo: Photo, result: Normalised | str) -> ImageRecord | None:
+        """Store a normalised photo and return its row, or note why not and return None (in path order)."""
+        if isinstance(result, str):
+            self._skip(path, result)
             return None
-        self.first_with_hash[digest] = self._rel(path)
-        record = save_jpeg(image, self.images_dir / self._unique_name(photo.stem, digest), self._rel(path), self.source,
-                           photo.shortcode, photo.date_utc, photo.carousel_index)
+        if result.digest in self.first_with_hash:
+            self._skip(path, f"duplicate of {self.first_with_hash[result.digest]} (same content); kept once")
+            return None
+        self.first_with_hash[result.digest] = self._rel(path)
+        record = write_jpeg(result.jpeg, result.size, self.images_dir / self._unique_name(photo.stem, result.digest),
+                            self._rel(path), self.source, photo.shortcode, photo.date_utc, photo.carousel_index)
         self.records.append(record)
         return record
 

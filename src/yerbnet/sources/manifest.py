@@ -43,9 +43,19 @@ class ImageRecord:
 def save_jpeg(image: Image.Image, path: Path, original: str, source: str, shortcode: str,
               date_utc: datetime | None, carousel_index: int) -> ImageRecord:
     """Encode ``image`` as JPEG, write it atomically and describe it for the manifest (no date: empty)."""
+    return write_jpeg(jpeg_bytes(image), image.size, path, original, source, shortcode, date_utc, carousel_index)
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    """The stored form of every photo; apart from :func:`write_jpeg` so workers can encode in parallel."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def write_jpeg(data: bytes, size: tuple[int, int], path: Path, original: str, source: str, shortcode: str,
+               date_utc: datetime | None, carousel_index: int) -> ImageRecord:
+    """Write encoded JPEG ``data`` (of an image ``size`` = (width, height)) atomically; return its row."""
     files.write_bytes(path, data)
     return ImageRecord(
         file=path.name,
@@ -54,8 +64,8 @@ def save_jpeg(image: Image.Image, path: Path, original: str, source: str, shortc
         date_utc=date_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if date_utc else "",
         carousel_index=carousel_index,
         source=source,
-        width=image.width,
-        height=image.height,
+        width=size[0],
+        height=size[1],
         sha256=hashlib.sha256(data).hexdigest(),
     )
 
