@@ -85,3 +85,17 @@ def test_a_stride_4_stem_at_twice_the_resolution_gives_the_feature_map_of_stride
         return model.get_layer("pool").input.shape
 
     assert pooled_input(64, 4) == pooled_input(32, 2)
+
+
+def test_mixed_precision_computes_in_float16_keeps_scores_float32_and_restores_the_policy():
+    cfg = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, mixed_precision=True)
+    model = build_model(cfg, 32, 3)
+    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    scores = model(np.zeros((2, 32, 32, 3), np.float32))
+
+    assert conv.compute_dtype == "float16" and conv.variable_dtype == "float32"
+    assert model.get_layer("scores").compute_dtype == "float32" and scores.dtype == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, 3).get_layer("pool").compute_dtype == "float32"

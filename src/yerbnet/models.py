@@ -6,7 +6,8 @@ backbone was trained on, so predict never has to know the architecture.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -140,17 +141,36 @@ def resolve_weights(weights: str | None) -> str | None:
     return str(path)
 
 
+@contextmanager
+def precision_policy(mixed_precision: bool) -> Iterator[None]:
+    """Layers built inside compute in float16 with float32 weights when asked; the global policy is restored after.
+
+    Keras' mixed-precision guide sets ``mixed_float16`` globally before building the model;
+    restoring it keeps the choice to this model (and out of later models in the same process).
+    ``compile`` then wraps the optimizer in a ``LossScaleOptimizer`` by itself.
+    """
+    before = keras.mixed_precision.global_policy()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def build_model(cfg: TrainParams, image_size: int, num_classes: int) -> keras.Model:
     if cfg.architecture not in BACKBONES:
         raise UserError(f"params.yaml: train.architecture = {cfg.architecture!r}; allowed: {' | '.join(BACKBONES)}")
-    inputs = keras.Input((image_size, image_size, 3), name="pixels")
-    x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
-    # gmp: "is this product anywhere in the photo" is a max over positions; an average
-    # dilutes a small can among the background.
-    pool = layers.GlobalMaxPooling2D if cfg.head == "gmp" else layers.GlobalAveragePooling2D
-    x = pool(name="pool")(x)
-    if cfg.head == "gap_dense":
-        x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
-    x = layers.Dropout(cfg.dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="sigmoid", name="scores")(x)
-    return keras.Model(inputs, outputs, name=f"yerbnet_{cfg.architecture}_{cfg.head}")
+    with precision_policy(cfg.mixed_precision):
+        inputs = keras.Input((image_size, image_size, 3), name="pixels")
+        x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
+        # gmp: "is this product anywhere in the photo" is a max over positions; an average
+        # dilutes a small can among the background.
+        pool = layers.GlobalMaxPooling2D if cfg.head == "gmp" else layers.GlobalAveragePooling2D
+        x = pool(name="pool")(x)
+        if cfg.head == "gap_dense":
+            x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
+        x = layers.Dropout(cfg.dropout, name="dropout")(x)
+        # float32 whatever the policy: the sigmoid and the loss lose too much in float16
+        outputs = layers.Dense(num_classes, activation="sigmoid", name="scores", dtype="float32")(x)
+        return keras.Model(inputs, outputs, name=f"yerbnet_{cfg.architecture}_{cfg.head}")

@@ -129,6 +129,8 @@ class TrainParams:
     monitor: Literal["val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy",
                      "val_product_recall", "val_no_yerb_recall"] = "val_pr_auc"
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    # float16 compute with float32 weights, outputs and loss: a GPU's tensor cores; slower on a CPU.
+    mixed_precision: bool = False
 
 
 @dataclass(frozen=True)
