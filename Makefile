@@ -1,14 +1,17 @@
 # Two commands: `make run` (set up .venv, then dvc repro) and `make test`.
+# `make run GPU=1` on a machine with an NVIDIA GPU: the CUDA build of the pinned TensorFlow, then dvc repro.
 # Stage commands run `python` from PATH, so every DVC call here puts .venv/bin first.
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
+GPU_STAMP  := $(VENV)/.gpu-installed
+TF_VERSION  = $(shell sed -n 's/^tensorflow[-_]cpu==//p' requirements.lock)
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: run test install lock clean-venv
 
-run: $(STAMP)
+run: $(STAMP) $(if $(GPU),$(GPU_STAMP))
 	dvc repro
 
 test: $(STAMP)
@@ -21,6 +24,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.lock
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Both builds install the same tensorflow/ folder: remove both before the CUDA one goes in.
+$(GPU_STAMP): $(STAMP)
+	$(BIN)/python -m pip uninstall --disable-pip-version-check -q -y tensorflow-cpu tensorflow
+	$(BIN)/python -m pip install --disable-pip-version-check -q "tensorflow[and-cuda]==$(TF_VERSION)"
+	$(BIN)/python -c "import tensorflow as tf; gpus = tf.config.list_physical_devices('GPU'); print('GPUs:', gpus); assert gpus, 'TensorFlow sees no GPU'"
+	touch $(GPU_STAMP)
 
 # Re-pin every package after changing the dependencies in pyproject.toml.
 lock: $(STAMP)
