@@ -40,15 +40,18 @@ def copy_project(dest: Path) -> None:
 
 def run_stage(cmd: str, cwd: Path) -> tuple[float, float]:
     """Run one stage command; return (wall seconds, peak RSS in MiB) of that process."""
+    # PYTHONPATH: the copy's own code, not the workspace's that the editable install points at
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    started = time.perf_counter()
-    process = subprocess.Popen(shlex.split(cmd), cwd=cwd, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd} failed:\n{process.stderr.read().decode()[-2000:]}")
+           "PYTHONPATH": str(cwd / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # stderr into a file, not a pipe: a long stage's progress bars fill a pipe nobody reads until wait4 returns
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(shlex.split(cmd), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            stderr.seek(0)
+            raise SystemExit(f"{cmd} failed:\n{stderr.read().decode(errors='replace')[-2000:]}")
     return wall, usage.ru_maxrss / 1024
 
 
