@@ -272,14 +272,12 @@ def write_distribution(report: dict, table_path: Path, image_path: Path) -> None
     """The class distribution as a table (for `dvc plots show`) and a PNG (viewable offline)."""
     table = distribution_table(report)
     files.write_text(table_path, table.to_csv(index=False, lineterminator="\n"))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global state, no backend to choose
 
     classes = report["classes"][::-1]  # matplotlib draws bottom-up; read the sorted list top-down
     height = 0.8 / len(SPLITS)
-    figure, axes = plt.subplots(figsize=(8, 1.2 + 0.45 * len(classes)))
+    figure = Figure(figsize=(8, 1.2 + 0.45 * len(classes)))
+    axes = figure.subplots()
     for k, split in enumerate(SPLITS):
         axes.barh([i + (1 - k) * height for i in range(len(classes))],
                   [report["counts"][split][c] for c in classes], height=height, label=split)
@@ -290,4 +288,3 @@ def write_distribution(report: dict, table_path: Path, image_path: Path) -> None
     figure.tight_layout()
     with files.atomic_path(image_path) as tmp:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)

@@ -13,15 +13,13 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, precision_recall_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
-from sklearn.metrics import average_precision_score, precision_recall_curve  # noqa: E402
-
-from yerbnet import files  # noqa: E402
+from yerbnet import files
 
 TRAIN_CURVES = ("loss", "macro_f1", "pr_auc")
 
@@ -39,17 +37,24 @@ class Mistake:
     predicted: list[str]
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def _figure(rows: int = 1, columns: int = 1, **kwargs) -> tuple[Figure, Any]:
+    """A figure and its axes, without pyplot: no global state, no GUI backend to choose (Matplotlib's
+    "embedding in a web application" pattern)."""
+    size = kwargs.pop("figsize")
+    fig = Figure(figsize=size)
+    return fig, fig.subplots(rows, columns, **kwargs)
+
+
+def _save(fig: Figure, path: Path) -> None:
     with files.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def per_class_f1(per_class: dict[str, dict], path: Path) -> None:
     """Sorted horizontal bars, best at the top, each labelled with its F1 and test support; classes absent
     from the test split drawn hollow."""
     names = sorted(per_class, key=lambda n: per_class[n]["f1"])
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(names) + 1))
+    fig, ax = _figure(figsize=(7, 0.3 * len(names) + 1))
     bars = ax.barh(names, [per_class[n]["f1"] for n in names], color="tab:blue")
     for bar, name in zip(bars, names):
         m = per_class[name]
@@ -65,7 +70,7 @@ def pr_curves(y_true: np.ndarray, scores: np.ndarray, classes: list[str], path: 
     """One small precision-recall panel per class with test positives, titled with its AP and support."""
     shown = [c for c in range(len(classes)) if y_true[:, c].any()]
     rows = max(1, math.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.4 * rows), squeeze=False,
+    fig, axes = _figure(rows, columns, figsize=(2.6 * columns, 2.4 * rows), squeeze=False,
                              sharex=True, sharey=True)
     for ax in axes.flat:
         ax.set_visible(False)
@@ -90,7 +95,7 @@ def mistake_matrix(confusions: Counter[tuple[str, str]], path: Path) -> None:
     truths = sorted({t for t, _ in confusions})
     predicted = sorted({p for _, p in confusions})
     matrix = np.array([[confusions[(t, p)] for p in predicted] for t in truths]).reshape(len(truths), len(predicted))
-    fig, ax = plt.subplots(figsize=(0.45 * len(predicted) + 3, 0.35 * len(truths) + 2))
+    fig, ax = _figure(figsize=(0.45 * len(predicted) + 3, 0.35 * len(truths) + 2))
     ax.imshow(matrix if matrix.size else np.zeros((1, 1)), cmap="Reds")
     for (i, j), count in np.ndenumerate(matrix):
         if count:
@@ -106,7 +111,7 @@ def mistake_matrix(confusions: Counter[tuple[str, str]], path: Path) -> None:
 def train_curves(plots_dir: Path, path: Path, restored_epoch: int | None) -> None:
     """Loss, macro F1 and PR-AUC per epoch, train against validation, from dvclive's TSVs; a dashed line
     marks the epoch whose weights were kept."""
-    fig, axes = plt.subplots(1, len(TRAIN_CURVES), figsize=(5 * len(TRAIN_CURVES), 3.5))
+    fig, axes = _figure(1, len(TRAIN_CURVES), figsize=(5 * len(TRAIN_CURVES), 3.5))
     for ax, metric in zip(axes, TRAIN_CURVES):
         for split, label in (("train", "train"), ("eval", "validation")):
             tsv = plots_dir / split / f"{metric}.tsv"
@@ -125,7 +130,7 @@ def train_curves(plots_dir: Path, path: Path, restored_epoch: int | None) -> Non
 def mistakes(found: list[Mistake], path: Path, columns: int = 4) -> None:
     """A grid of the worst errors, each titled with its file, kind, class, score, truth and prediction."""
     rows = max(1, -(-len(found) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = _figure(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, m in zip(axes.flat, found):

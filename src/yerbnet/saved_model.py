@@ -7,6 +7,7 @@ The folder is self-contained: the model, its class list and how a photo becomes 
 
 from __future__ import annotations
 
+import importlib
 import json
 import zipfile
 from dataclasses import asdict, dataclass
@@ -56,7 +57,7 @@ def load_model(path: Path) -> keras.Model:
     """The saved Keras model, or one line saying why it cannot be read."""
     import keras
 
-    from yerbnet import models  # noqa: F401  (importing it registers the custom layers, e.g. CaffeStyle)
+    importlib.import_module("yerbnet.models")  # registers the custom layers (e.g. CaffeStyle) Keras must find
 
     if not path.is_file():
         raise UserError(f"{path}: not found; train a model first (dvc repro train)")
