@@ -6,6 +6,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 GPU_STAMP  := $(VENV)/.gpu-installed
 TF_VERSION  = $(shell sed -n 's/^tensorflow[-_]cpu==//p' requirements.lock)
+NODE_STAMP := node_modules/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -14,10 +15,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 run: $(STAMP) $(if $(GPU),$(GPU_STAMP))
 	dvc repro
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	python -m pytest
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -31,6 +32,12 @@ $(GPU_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --disable-pip-version-check -q "tensorflow[and-cuda]==$(TF_VERSION)"
 	$(BIN)/python -c "import tensorflow as tf; gpus = tf.config.list_physical_devices('GPU'); print('GPUs:', gpus); assert gpus, 'TensorFlow sees no GPU'"
 	touch $(GPU_STAMP)
+
+# Azurite, the Azure Storage emulator tests/test_remote.py pushes to, pinned in package-lock.json.
+# Without npm, make only warns: that test cannot run then (it skips without Node.js, and fails in CI).
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $(NODE_STAMP); \
+	else echo "npm not found: Azurite not installed (the Azure round trip in tests/test_remote.py needs Node.js)"; fi
 
 # Re-pin every package after changing the dependencies in pyproject.toml.
 lock: $(STAMP)
