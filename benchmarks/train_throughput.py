@@ -26,8 +26,9 @@ from yerbnet.params import load_params  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def images_per_second(arch: str, image_size: int, batch_size: int, steps: int) -> float:
-    cfg = replace(load_params(ROOT / "params.yaml").train, architecture=arch, batch_size=batch_size)
+def images_per_second(arch: str, image_size: int, batch_size: int, steps: int, mixed_precision: bool = False) -> float:
+    cfg = replace(load_params(ROOT / "params.yaml").train, architecture=arch, batch_size=batch_size,
+                  mixed_precision=mixed_precision)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch_size * steps, image_size, image_size, 3)).astype(np.float32)
     targets = (rng.random((batch_size * steps, 20)) < 0.1).astype(np.float32)
