@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test install lock clean-venv
+.PHONY: run test install lock clean-venv exps
 
 run: $(STAMP) $(if $(GPU),$(GPU_STAMP))
 	dvc repro
@@ -47,3 +47,9 @@ lock: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The experiment table on one screen: summary metrics (test macro F1 first, best run first) and the
+# params that differ between runs; `dvc exp show --only-changed` adds per-class F1 and changed deps.
+# `--drop` patterns match from the start of a column's name; ARGS=--csv (or --md) for a file.
+exps:
+	dvc exp show --only-changed --drop 'per_class_f1\.|.*/|Created' --sort-by macro_f1 --sort-order desc $(ARGS)
