@@ -1,4 +1,4 @@
-# Two commands: `make run` (set up .venv, then dvc repro) and `make test`.
+# Two commands: `make run` (set up .venv, then dvc repro) and `make test` (`make lint`, then pytest).
 # `make run GPU=1` on a machine with an NVIDIA GPU: the CUDA build of the pinned TensorFlow, then dvc repro.
 # Stage commands run `python` from PATH, so every DVC call here puts .venv/bin first.
 VENV   := .venv
@@ -10,13 +10,22 @@ NODE_STAMP := node_modules/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test install lock clean-venv exps
+.PHONY: run test lint format install lock clean-venv exps
 
 run: $(STAMP) $(if $(GPU),$(GPU_STAMP))
 	dvc repro
 
-test: $(STAMP) $(NODE_STAMP)
+test: lint $(NODE_STAMP)
 	python -m pytest
+
+# ruff, configured in pyproject.toml: lint rules and the code's format, checked (not changed) by `make test`.
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+
+format: $(STAMP)
+	ruff check --fix .
+	ruff format .
 
 install: $(STAMP) $(NODE_STAMP)
 

@@ -42,7 +42,7 @@ print(records, time.perf_counter() - started, resource.getrusage(resource.RUSAGE
 PIPELINE = """
 import resource, sys, time
 from pathlib import Path
-from yerbnet.pipeline import split_dataset
+from yerbnet.input_pipeline import split_dataset
 started, images = time.perf_counter(), 0
 for batch in split_dataset(Path(sys.argv[1]) / "shards", "train", 32, epochs=range(1), seed=0):
     images += int(batch[0].shape[0])
@@ -86,9 +86,17 @@ def main() -> None:
             classes = make_dataset(folder, size)
             records, aug_s, aug_mib = child(AUGMENT, str(folder), "|".join(classes), str(ROOT / "params.yaml"))
             images, pipe_s, pipe_mib = child(PIPELINE, str(folder))
-        results.append({"images": size, "records": records, "augment_peak_mib": round(aug_mib),
-                        "augment_rec_per_s": round(records / aug_s), "pipeline_peak_mib": round(pipe_mib),
-                        "pipeline_img_per_s": round(images / pipe_s), "load": round(os.getloadavg()[0], 2)})
+        results.append(
+            {
+                "images": size,
+                "records": records,
+                "augment_peak_mib": round(aug_mib),
+                "augment_rec_per_s": round(records / aug_s),
+                "pipeline_peak_mib": round(pipe_mib),
+                "pipeline_img_per_s": round(images / pipe_s),
+                "load": round(os.getloadavg()[0], 2),
+            }
+        )
         print(json.dumps(results[-1]), flush=True)
 
 

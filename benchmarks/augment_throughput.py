@@ -20,9 +20,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from yerbnet import augment  # noqa: E402
-from yerbnet.encode import read_encoded  # noqa: E402
-from yerbnet.params import load_params  # noqa: E402
+from yerbnet import augment
+from yerbnet.encode import read_encoded
+from yerbnet.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,8 +34,15 @@ def records_per_second(out: Path, workers: int, augmented: bool) -> float:
         augment.augment_image = lambda pixels, rng, cfg: pixels
     try:
         started = time.perf_counter()
-        index = augment.augment_dataset(read_encoded(ROOT / "data/encoded"), ROOT / "data/raw/images", out,
-                                        params.augment, params.image_size, params.seed, workers)
+        index = augment.augment_dataset(
+            read_encoded(ROOT / "data/encoded"),
+            ROOT / "data/raw/images",
+            out,
+            params.augment,
+            params.image_size,
+            params.seed,
+            workers,
+        )
         elapsed = time.perf_counter() - started
     finally:
         augment.augment_image = real
@@ -52,11 +59,16 @@ def main() -> None:
         for round_ in range(args.rounds):
             limit.append(records_per_second(Path(tmp) / f"limit{round_}", args.workers, augmented=False))
             real.append(records_per_second(Path(tmp) / f"real{round_}", args.workers, augmented=True))
-            print(f"round {round_ + 1}: limit {limit[-1]:.0f} rec/s, augment {real[-1]:.0f} rec/s, "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+            print(
+                f"round {round_ + 1}: limit {limit[-1]:.0f} rec/s, augment {real[-1]:.0f} rec/s, "
+                f"load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
     ratio = statistics.median(real) / statistics.median(limit)
-    print(f"median: limit {statistics.median(limit):.0f} rec/s, augment {statistics.median(real):.0f} rec/s, "
-          f"ratio {ratio:.0%} (target >= 80%), workers {args.workers}, cpus {os.cpu_count()}")
+    print(
+        f"median: limit {statistics.median(limit):.0f} rec/s, augment {statistics.median(real):.0f} rec/s, "
+        f"ratio {ratio:.0%} (target >= 80%), workers {args.workers}, cpus {os.cpu_count()}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from stage_costs import ROOT, copy_project, run_stage
 
 
@@ -38,8 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     if not (ROOT / "data" / "augmented" / "index.json").exists():
         raise SystemExit("data/augmented is missing: run `dvc repro augment` first")
-    print("| variant | macro F1 (tuned) | macro F1 (0.5) | micro F1 | No Yerb F1 | train (s) |\n"
-          "|---|---:|---:|---:|---:|---:|")
+    print(
+        "| variant | macro F1 (tuned) | macro F1 (0.5) | micro F1 | No Yerb F1 | train (s) |\n"
+        "|---|---:|---:|---:|---:|---:|"
+    )
     for variant in args.variants:
         work = Path(tempfile.mkdtemp(prefix="yerbnet-variant-"))
         copy_project(work)
@@ -55,9 +56,12 @@ def main() -> None:
         seconds = time.perf_counter() - started
         run_stage("python stages/evaluate.py", work)
         metrics = json.loads((work / "reports" / "evaluation.json").read_text())
-        print(f"| {variant} | {metrics['at_tuned']['macro_f1']:.3f} | {metrics['at_half']['macro_f1']:.3f} | "
-              f"{metrics['micro_f1']:.3f} | "
-              f"{metrics['per_class']['No Yerb']['f1']:.3f} | {seconds:.0f} |", flush=True)
+        print(
+            f"| {variant} | {metrics['at_tuned']['macro_f1']:.3f} | {metrics['at_half']['macro_f1']:.3f} | "
+            f"{metrics['micro_f1']:.3f} | "
+            f"{metrics['per_class']['No Yerb']['f1']:.3f} | {seconds:.0f} |",
+            flush=True,
+        )
         shutil.rmtree(work)
 
 

@@ -34,10 +34,10 @@ import yaml
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage_costs import copy_project, run_stage  # noqa: E402
+from stage_costs import copy_project, run_stage
 
-from yerbnet.labels.azure import datastore_url, write_csv_export  # noqa: E402
-from yerbnet.taxonomy import LEAVES, NO_YERB  # noqa: E402
+from yerbnet.classtree.taxonomy import LEAVES, NO_YERB
+from yerbnet.labels.azure import datastore_url, write_csv_export
 
 SIDE = 320
 PER_FOLDER = 1000
@@ -96,8 +96,9 @@ def labels_for(i: int) -> list[str]:
 
 def write_export(path: Path, photos: int) -> None:
     """The CSV a labeller would export after uploading the photo folder as it is."""
-    write_csv_export(path, [(datastore_url(photo_path(i), "UI/2024-05-01_120000"), labels_for(i))
-                            for i in range(photos)])
+    write_csv_export(
+        path, [(datastore_url(photo_path(i), "UI/2024-05-01_120000"), labels_for(i)) for i in range(photos)]
+    )
 
 
 def scratch_project(work: Path, source: Path, photos: int) -> None:
@@ -131,26 +132,40 @@ def pack(images: Path, out: Path) -> None:
     out.mkdir()
     for start in range(0, len(names), PER_FOLDER):
         with tarfile.open(out / f"images-{start // PER_FOLDER:05d}.tar", "w") as tar:
-            for name in names[start:start + PER_FOLDER]:
+            for name in names[start : start + PER_FOLDER]:
                 tar.add(images / name, arcname=name)
 
 
 def measure(work: Path, photos: int, archives: bool) -> list[dict]:
     """Every step's figures for one photo count, in order."""
-    steps: list[tuple[str, str]] = [(name, stage["cmd"]) for name, stage in
-                                    yaml.safe_load((work / "dvc.yaml").read_text())["stages"].items()
-                                    if name in DATA_STAGES]
+    steps: list[tuple[str, str]] = [
+        (name, stage["cmd"])
+        for name, stage in yaml.safe_load((work / "dvc.yaml").read_text())["stages"].items()
+        if name in DATA_STAGES
+    ]
     results = []
 
     def record(step: str, wall: float, peak: float, **extra: object) -> None:
-        results.append({"photos": photos, "step": step, "wall_s": round(wall, 2), "peak_rss_mib": round(peak),
-                        "per_1000_s": round(wall / photos * 1000, 3), "load": round(os.getloadavg()[0], 2), **extra})
+        results.append(
+            {
+                "photos": photos,
+                "step": step,
+                "wall_s": round(wall, 2),
+                "peak_rss_mib": round(peak),
+                "per_1000_s": round(wall / photos * 1000, 3),
+                "load": round(os.getloadavg()[0], 2),
+                **extra,
+            }
+        )
         print(json.dumps(results[-1]), flush=True)
 
     for name, cmd in steps:
         record(name, *run_stage(cmd, work))
-    record("dvc commit (hash + copy to cache)", *dvc(work, "commit -f " + " ".join(DATA_STAGES)),
-           cache_files=count_files(work / ".dvc" / "cache"))
+    record(
+        "dvc commit (hash + copy to cache)",
+        *dvc(work, "commit -f " + " ".join(DATA_STAGES)),
+        cache_files=count_files(work / ".dvc" / "cache"),
+    )
     record("dvc status (hashes cached)", *dvc(work, "status"))
     shutil.rmtree(work / ".site-cache")
     record("dvc status augment (cold: hashes data/raw/images)", *dvc(work, "status augment"))
@@ -167,13 +182,20 @@ def table(results: list[dict]) -> str:
     counts = sorted({r["photos"] for r in results})
     steps = list(dict.fromkeys(r["step"] for r in results))
     cell = {(r["step"], r["photos"]): r for r in results}
-    lines = ["| step | " + " | ".join(f"{n:,} photos: wall s / peak MiB" for n in counts) + " | time per 10x photos |",
-             "|---|" + "---:|" * (len(counts) + 1)]
+    lines = [
+        "| step | " + " | ".join(f"{n:,} photos: wall s / peak MiB" for n in counts) + " | time per 10x photos |",
+        "|---|" + "---:|" * (len(counts) + 1),
+    ]
     for step in steps:
-        row = [f"{cell[step, n]['wall_s']:.1f} / {cell[step, n]['peak_rss_mib']}" if (step, n) in cell else "-"
-               for n in counts]
-        growth = [cell[step, b]["wall_s"] / cell[step, a]["wall_s"] for a, b in zip(counts, counts[1:])
-                  if (step, a) in cell and (step, b) in cell and b == 10 * a]
+        row = [
+            f"{cell[step, n]['wall_s']:.1f} / {cell[step, n]['peak_rss_mib']}" if (step, n) in cell else "-"
+            for n in counts
+        ]
+        growth = [
+            cell[step, b]["wall_s"] / cell[step, a]["wall_s"]
+            for a, b in zip(counts, counts[1:])
+            if (step, a) in cell and (step, b) in cell and b == 10 * a
+        ]
         lines.append(f"| {step} | " + " | ".join(row) + " | " + ", ".join(f"{g:.1f}x" for g in growth) + " |")
     return "\n".join(lines)
 

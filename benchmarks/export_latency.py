@@ -81,24 +81,36 @@ def main() -> None:
         small = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
 
         def keras(image: np.ndarray) -> np.ndarray:
-            return model.predict_on_batch(fit_square(Image.fromarray(image), size, info.resize)[None].astype(np.float32))[0]
+            return model.predict_on_batch(
+                fit_square(Image.fromarray(image), size, info.resize)[None].astype(np.float32)
+            )[0]
 
         reference = {name: keras(image) for name, image in (("photo", photo), ("small", small))}
-        print(f"model: {size} px, {len(info.classes)} classes, {size_mib(model_dir / MODEL_FILE):.2f} MiB .keras; "
-              f"photo {photo.shape[1]}x{photo.shape[0]}")
-        print(f"| format | size (MiB) | export (s) | {photo.shape[1]}x{photo.shape[0]} photo (ms) | "
-              f"{size}x{size} input (ms) | max score diff vs Keras |")
+        print(
+            f"model: {size} px, {len(info.classes)} classes, {size_mib(model_dir / MODEL_FILE):.2f} MiB .keras; "
+            f"photo {photo.shape[1]}x{photo.shape[0]}"
+        )
+        print(
+            f"| format | size (MiB) | export (s) | {photo.shape[1]}x{photo.shape[0]} photo (ms) | "
+            f"{size}x{size} input (ms) | max score diff vs Keras |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
-        print(f"| keras (predict's path) | {size_mib(model_dir / MODEL_FILE):.2f} | - | "
-              f"{median_ms(lambda: keras(photo), args.runs):.1f} | {median_ms(lambda: keras(small), args.runs):.1f} | - |")
+        print(
+            f"| keras (predict's path) | {size_mib(model_dir / MODEL_FILE):.2f} | - | "
+            f"{median_ms(lambda: keras(photo), args.runs):.1f} | {median_ms(lambda: keras(small), args.runs):.1f} | - |"
+        )
         for fmt in FORMATS:
             start = time.perf_counter()
             path = export_bundle(model_dir, Path(tmp) / fmt, fmt)
             seconds = time.perf_counter() - start
             run = runner(fmt, Path(tmp) / fmt)
-            diff = max(float(np.abs(run(image) - reference[name]).max()) for name, image in (("photo", photo), ("small", small)))
-            print(f"| {fmt} | {size_mib(path):.2f} | {seconds:.1f} | {median_ms(lambda: run(photo), args.runs):.1f} | "
-                  f"{median_ms(lambda: run(small), args.runs):.1f} | {diff:.1e} |")
+            diff = max(
+                float(np.abs(run(image) - reference[name]).max())
+                for name, image in (("photo", photo), ("small", small))
+            )
+            photo_ms = median_ms(lambda run=run: run(photo), args.runs)
+            small_ms = median_ms(lambda run=run: run(small), args.runs)
+            print(f"| {fmt} | {size_mib(path):.2f} | {seconds:.1f} | {photo_ms:.1f} | {small_ms:.1f} | {diff:.1e} |")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

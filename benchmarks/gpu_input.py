@@ -5,7 +5,7 @@
 For each (architecture, resolution) of the study's GPU runs, xception at 256 px and
 efficientnet_b0 at 224 px: shards of the default data set (data/raw + data/encoded, the
 augment params of params.yaml) are written at that resolution into a temporary folder;
-``delivered`` is the train split through :func:`yerbnet.pipeline.split_dataset` with no
+``delivered`` is the train split through :func:`yerbnet.input_pipeline.split_dataset` with no
 model (benchmarks/input_pipeline.py's measure), ``consumed`` the model's train steps on
 batches held in memory (benchmarks/train_throughput.py's), on whatever device TensorFlow
 picks. The pipeline decodes with ``num_parallel_calls=tf.data.AUTOTUNE``, which tf.data
@@ -25,13 +25,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tensorflow as tf  # noqa: E402
-from input_pipeline import delivered  # noqa: E402
-from train_throughput import images_per_second  # noqa: E402
+import tensorflow as tf
+from input_pipeline import delivered
+from train_throughput import images_per_second
 
-from yerbnet.augment import augment_dataset  # noqa: E402
-from yerbnet.encode import read_encoded  # noqa: E402
-from yerbnet.params import load_params  # noqa: E402
+from yerbnet.augment import augment_dataset
+from yerbnet.encode import read_encoded
+from yerbnet.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = (("xception", 256), ("efficientnet_b0", 224))
@@ -50,7 +50,9 @@ def shards_at(size: int, folder: Path) -> Path:
     """The default data set's shards at ``size`` px, written once into ``folder``."""
     params = load_params(ROOT / "params.yaml")
     out = folder / f"shards-{size}"
-    augment_dataset(read_encoded(ROOT / "data/encoded"), ROOT / "data/raw/images", out, params.augment, size, params.seed)
+    augment_dataset(
+        read_encoded(ROOT / "data/encoded"), ROOT / "data/raw/images", out, params.augment, size, params.seed
+    )
     return out
 
 
@@ -63,21 +65,39 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the rows to this file")
     args = parser.parse_args()
     where = device()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, device {where}, tf {tf.__version__}, "
-          f"batch {args.batch_size}, mixed precision {args.mixed_precision}", flush=True)
-    print("| model | px | device | delivered img/s | consumed img/s | delivered / consumed | load |\n"
-          "|---|---:|---|---:|---:|---:|---:|", flush=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, device {where}, tf {tf.__version__}, "
+        f"batch {args.batch_size}, mixed precision {args.mixed_precision}",
+        flush=True,
+    )
+    print(
+        "| model | px | device | delivered img/s | consumed img/s | delivered / consumed | load |\n"
+        "|---|---:|---|---:|---:|---:|---:|",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch, size in RUNS:
             supply = delivered(shards_at(size, Path(tmp)), args.batch_size, args.epochs, augment=False)
             demand = images_per_second(arch, size, args.batch_size, args.steps, mixed_precision=args.mixed_precision)
-            rows.append({"architecture": arch, "image_size": size, "device": where, "delivered": round(supply, 1),
-                         "consumed": round(demand, 1), "ratio": round(supply / demand, 1),
-                         "load": round(os.getloadavg()[0], 2), "mixed_precision": args.mixed_precision})
+            rows.append(
+                {
+                    "architecture": arch,
+                    "image_size": size,
+                    "device": where,
+                    "delivered": round(supply, 1),
+                    "consumed": round(demand, 1),
+                    "ratio": round(supply / demand, 1),
+                    "load": round(os.getloadavg()[0], 2),
+                    "mixed_precision": args.mixed_precision,
+                }
+            )
             verdict = "" if supply >= TARGET * demand else f" (below the {TARGET:g}x target)"
-            print(f"| {arch} | {size} | {where} | {supply:.0f} | {demand:.1f} | {supply / demand:.1f}x{verdict} "
-                  f"| {rows[-1]['load']} |", flush=True)
+            print(
+                f"| {arch} | {size} | {where} | {supply:.0f} | {demand:.1f} | {supply / demand:.1f}x{verdict} "
+                f"| {rows[-1]['load']} |",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from yerbnet.models import build_model  # noqa: E402
-from yerbnet.params import load_params  # noqa: E402
-from yerbnet.pipeline import INDEX, read_index, split_dataset  # noqa: E402
+from yerbnet.input_pipeline import INDEX, read_index, split_dataset
+from yerbnet.models import build_model
+from yerbnet.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,20 +87,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         plain = delivered(args.shards, params.train.batch_size, args.epochs, augment=False)
         online = delivered(online_copy(args.shards, Path(tmp)), params.train.batch_size, args.epochs, augment=True)
-    print(f"delivered: {plain:.0f} img/s, with online augmentation {online:.0f} img/s "
-          f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    print(
+        f"delivered: {plain:.0f} img/s, with online augmentation {online:.0f} img/s (load {os.getloadavg()[0]:.2f})",
+        flush=True,
+    )
     times: dict[str, list[float]] = {"memory": [], "pipeline": []}
     for round_ in range(args.rounds):
         order = ("memory", "pipeline") if round_ % 2 == 0 else ("pipeline", "memory")
         for source in order:
             times[source].append(fit_seconds(source, args.shards, args.epochs))
-            print(f"round {round_ + 1} {source}: {times[source][-1]:.1f} s for {args.epochs} epochs "
-                  f"({records * args.epochs / times[source][-1]:.0f} img/s, load {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"round {round_ + 1} {source}: {times[source][-1]:.1f} s for {args.epochs} epochs "
+                f"({records * args.epochs / times[source][-1]:.0f} img/s, load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
     memory, pipeline = statistics.median(times["memory"]), statistics.median(times["pipeline"])
     consumed = records * args.epochs / memory
-    print(f"median: training consumes {consumed:.0f} img/s; pipeline delivers {plain / consumed:.1f}x that "
-          f"({online / consumed:.1f}x with online augmentation); training through the pipeline takes "
-          f"{pipeline / memory - 1:+.1%} vs in-memory tensors (target within 5%); tf {tf.__version__}")
+    print(
+        f"median: training consumes {consumed:.0f} img/s; pipeline delivers {plain / consumed:.1f}x that "
+        f"({online / consumed:.1f}x with online augmentation); training through the pipeline takes "
+        f"{pipeline / memory - 1:+.1%} vs in-memory tensors (target within 5%); tf {tf.__version__}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 Shards of the default data set (data/raw + data/encoded at params.yaml's image_size,
 ``--copies`` augmented copies) are written once; then for each worker count, that many
-processes run the real train stage (:func:`yerbnet.training.train`, params.yaml's train
+processes run the real train stage (:func:`yerbnet.train.train`, params.yaml's train
 section with ``distribute: multi_worker``, ``batch_size`` the global batch) with TF_CONFIG
 naming ``localhost`` ports, as separate machines would. A run of ``distribute: none``
 gives the cost of the strategy itself. Figures: worker 0's epoch time (train steps and
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from yerbnet.input_pipeline import read_index
 from yerbnet.params import load_params
-from yerbnet.pipeline import read_index
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 from yerbnet.params import load_params
 from yerbnet.sources.images import PhotoLimits
-from yerbnet.training import train
+from yerbnet.train import train
 params = load_params(Path(sys.argv[1]))
 cfg = replace(params.train, distribute=sys.argv[4], epochs=int(sys.argv[5]), patience=int(sys.argv[5]))
 out = Path(sys.argv[3])
@@ -82,9 +82,24 @@ def run_cluster(workers: int, distribute: str, shards: Path, folder: Path, epoch
         if distribute == "multi_worker":
             env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         out = folder / f"{distribute}-{workers}" / f"worker{index}"
-        processes.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(ROOT / "params.yaml"), str(shards), str(out), distribute, str(epochs)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER,
+                    str(ROOT / "params.yaml"),
+                    str(shards),
+                    str(out),
+                    distribute,
+                    str(epochs),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [process.communicate()[0] for process in processes]
     if any(process.returncode for process in processes):
         raise SystemExit(f"{workers} x {distribute} failed:\n{outputs[0][-3000:]}")
@@ -109,30 +124,50 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         shards = Path(tmp) / "shards"
-        subprocess.run([sys.executable, "-c", SHARDS, str(ROOT), str(shards), str(args.copies)], check=True,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", SHARDS, str(ROOT), str(shards), str(args.copies)],
+            check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            capture_output=True,
+        )
         records = read_index(shards)["splits"]["train"]["records"]
         steps = -(-records // batch)
-        print(f"train split: {records} records, global batch {batch}, {steps} steps per epoch\n"
-              "| setup | workers | cluster img/s | img/s per worker | scaling efficiency | ms per step | wall (s) | load |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        print(
+            f"train split: {records} records, global batch {batch}, {steps} steps per epoch\n"
+            "| setup | workers | cluster img/s | img/s per worker | scaling efficiency | ms per step | wall (s) "
+            "| load |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            flush=True,
+        )
         single = None
         for distribute, workers in [("none", 1)] + [("multi_worker", n) for n in args.workers]:
             started = time.perf_counter()
-            seconds = statistics.median(epoch_seconds(run_cluster(workers, distribute, shards, Path(tmp), args.epochs))[1:])
+            seconds = statistics.median(
+                epoch_seconds(run_cluster(workers, distribute, shards, Path(tmp), args.epochs))[1:]
+            )
             rate = records / seconds
             if distribute == "multi_worker" and workers == 1:
                 single = rate
             efficiency = rate / (workers * single) if single and distribute == "multi_worker" else None
-            rows.append({"distribute": distribute, "workers": workers, "cluster_img_s": round(rate, 1),
-                         "per_worker_img_s": round(rate / workers, 1),
-                         "efficiency": round(efficiency, 3) if efficiency is not None else None,
-                         "ms_per_step": round(seconds / steps * 1000, 1), "wall_s": round(time.perf_counter() - started),
-                         "load": round(os.getloadavg()[0], 2)})
+            rows.append(
+                {
+                    "distribute": distribute,
+                    "workers": workers,
+                    "cluster_img_s": round(rate, 1),
+                    "per_worker_img_s": round(rate / workers, 1),
+                    "efficiency": round(efficiency, 3) if efficiency is not None else None,
+                    "ms_per_step": round(seconds / steps * 1000, 1),
+                    "wall_s": round(time.perf_counter() - started),
+                    "load": round(os.getloadavg()[0], 2),
+                }
+            )
             r = rows[-1]
-            print(f"| {distribute} | {workers} | {r['cluster_img_s']} | {r['per_worker_img_s']} | "
-                  f"{'-' if efficiency is None else f'{efficiency:.0%}'} | {r['ms_per_step']} | {r['wall_s']} | {r['load']} |",
-                  flush=True)
+            print(
+                f"| {distribute} | {workers} | {r['cluster_img_s']} | {r['per_worker_img_s']} | "
+                f"{'-' if efficiency is None else f'{efficiency:.0%}'} | {r['ms_per_step']} | {r['wall_s']} "
+                f"| {r['load']} |",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -28,7 +28,9 @@ from yerbnet.predict import Predictor, Skipped, image_paths, read_image
 def make_photos(folder: Path, count: int, side: int) -> None:
     rng = np.random.default_rng(0)
     ramp = np.linspace(60, 200, side, dtype=np.uint8)
-    base = np.stack([np.tile(ramp, (side, 1)), np.tile(ramp[:, None], (1, side)), np.full((side, side), 120, np.uint8)], -1)
+    base = np.stack(
+        [np.tile(ramp, (side, 1)), np.tile(ramp[:, None], (1, side)), np.full((side, side), 120, np.uint8)], -1
+    )
     for i in range(count):
         image = Image.fromarray(base)
         draw = ImageDraw.Draw(image)
@@ -66,7 +68,7 @@ def main() -> None:
         predictor.model.predict_on_batch(batch[: args.batch_size])  # warm-up
         start = time.perf_counter()
         for i in range(0, len(batch), args.batch_size):
-            predictor.model.predict_on_batch(batch[i:i + args.batch_size])
+            predictor.model.predict_on_batch(batch[i : i + args.batch_size])
         print(f"inference only: {len(batch) / (time.perf_counter() - start):.0f} images/s")
         del batch
 

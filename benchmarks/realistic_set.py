@@ -43,14 +43,14 @@ URL_PREFIX = "AmlDatastore://workspaceblobstore/UI/2026-12-01/"
 SUBFOLDER, SUBFOLDER_EVERY = "2026-12-01", 20
 NO_YERB_SHARE = 0.56
 PRODUCTS_PER_IMAGE = (0.6, 0.28, 0.12)  # one, two, three products
-SAME_AGAIN = 0.4       # a further product repeats the previous flavour (a pack, a shelf)
-CUT_SHARE = 0.12       # products partly outside the frame
-HIDDEN_SHARE = 0.15    # products partly behind a distractor
-THIN_SHARE = 0.3       # products squeezed sideways, as seen at an angle
-LYING_SHARE = 0.08     # products lying on their side
+SAME_AGAIN = 0.4  # a further product repeats the previous flavour (a pack, a shelf)
+CUT_SHARE = 0.12  # products partly outside the frame
+HIDDEN_SHARE = 0.15  # products partly behind a distractor
+THIN_SHARE = 0.3  # products squeezed sideways, as seen at an angle
+LYING_SHARE = 0.08  # products lying on their side
 ASPECTS = (1.0, 0.8, 1.25, 0.75, 4 / 3, 16 / 9, 9 / 16)  # width / height of the photos
 SILVER = (196, 198, 204)
-TEA = (118, 76, 30)   # the brewed yerba mate seen through a Guayakí bottle
+TEA = (118, 76, 30)  # the brewed yerba mate seen through a Guayakí bottle
 WORDS = ("COLA", "FIZZ", "TONIC", "BREW", "ZEST", "SODA", "KOMBUCHA", "ENERGY", "AGUA", "LAGER")
 
 
@@ -71,22 +71,31 @@ PRODUCTS: dict[str, tuple[float, tuple[Look, ...]]] = {
     "Cans/Revelberry": (9, (Look((175, 35, 95), (250, 190, 215), (90, 20, 60)),)),
     "Cans/Bluephoria": (7, (Look((35, 85, 190), (150, 200, 245), (15, 35, 100)),)),
     "Cans/Lemon": (5, (Look((245, 215, 45), (255, 250, 210), (60, 140, 60)),)),
-    "Cans/Other": (5, (Look((240, 130, 40), (255, 225, 170), (120, 50, 10)),
-                       Look((120, 70, 160), (230, 210, 245), (50, 20, 80)),
-                       Look((250, 175, 150), (255, 240, 225), (170, 70, 60)))),
+    "Cans/Other": (
+        5,
+        (
+            Look((240, 130, 40), (255, 225, 170), (120, 50, 10)),
+            Look((120, 70, 160), (230, 210, 245), (50, 20, 80)),
+            Look((250, 175, 150), (255, 240, 225), (170, 70, 60)),
+        ),
+    ),
     "Cans/Slim/Gold": (13, (Look((200, 160, 60), (30, 30, 30), (250, 235, 180)),)),
     "Cans/Slim/Cranpom": (6, (Look((150, 20, 45), (245, 205, 205), (60, 10, 20)),)),
     "Cans/Slim/Blackberry": (5, (Look((65, 30, 85), (185, 150, 215), (20, 10, 30)),)),
     "Cans/Slim/Grapefruit Ginger": (5, (Look((245, 125, 105), (255, 220, 90), (140, 50, 40)),)),
     "Cans/Slim/Lima Limon": (5, (Look((150, 205, 50), (250, 250, 240), (40, 100, 30)),)),
-    "Cans/Slim/Other": (5, (Look((30, 150, 160), (210, 240, 240), (10, 60, 70)),
-                              Look((140, 90, 50), (240, 215, 170), (60, 35, 15)))),
+    "Cans/Slim/Other": (
+        5,
+        (Look((30, 150, 160), (210, 240, 240), (10, 60, 70)), Look((140, 90, 50), (240, 215, 170), (60, 35, 15))),
+    ),
     "Bottles/Mint": (6, (Look((40, 140, 80), (230, 240, 220), (15, 60, 35)),)),
     "Bottles/Raspberry": (5, (Look((210, 45, 80), (255, 215, 225), (110, 15, 40)),)),
     "Bottles/Original(Traditional)": (6, (Look((235, 220, 180), (110, 70, 35), (50, 30, 15)),)),
     "Bottles/Passion": (5, (Look((250, 140, 30), (255, 230, 120), (150, 60, 10)),)),
-    "Bottles/Other": (5, (Look((90, 60, 140), (220, 205, 240), (40, 25, 70)),
-                            Look((100, 180, 220), (230, 245, 250), (20, 70, 110)))),
+    "Bottles/Other": (
+        5,
+        (Look((90, 60, 140), (220, 205, 240), (40, 25, 70)), Look((100, 180, 220), (230, 245, 250), (20, 70, 110))),
+    ),
 }
 LEAVES = tuple(PRODUCTS)
 LEAF_P = np.array([PRODUCTS[leaf][0] for leaf in LEAVES]) / sum(v[0] for v in PRODUCTS.values())
@@ -99,9 +108,15 @@ def photographs() -> list[np.ndarray]:
     scientific images (microscopy, retina, Hubble) are left out: nobody posts a drink on them.
     """
     grey = (skimage_data.camera(), skimage_data.brick(), skimage_data.grass(), skimage_data.gravel())
-    return [*load_sample_images().images, skimage_data.astronaut(), skimage_data.chelsea(),
-            skimage_data.coffee(), skimage_data.rocket(), skimage_data.stereo_motorcycle()[0],
-            *(np.stack([g] * 3, axis=-1) for g in grey)]
+    return [
+        *load_sample_images().images,
+        skimage_data.astronaut(),
+        skimage_data.chelsea(),
+        skimage_data.coffee(),
+        skimage_data.rocket(),
+        skimage_data.stereo_motorcycle()[0],
+        *(np.stack([g] * 3, axis=-1) for g in grey),
+    ]
 
 
 def background(rng: np.random.Generator, photos: list[np.ndarray]) -> Image.Image:
@@ -128,8 +143,9 @@ def font() -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(64)
 
 
-def letter(image: Image.Image, word: str, colour: RGB, box: tuple[float, float, float, float],
-           vertical: bool = False) -> None:
+def letter(
+    image: Image.Image, word: str, colour: RGB, box: tuple[float, float, float, float], vertical: bool = False
+) -> None:
     """Print ``word`` stretched over ``box`` (vertical text reads bottom to top, as on a can)."""
     left, top, right, bottom = font().getbbox(word)
     mask = Image.new("L", (right - left, bottom - top), 0)
@@ -144,7 +160,7 @@ def cylinder(image: Image.Image, light: float, gloss: float) -> Image.Image:
     """Shade ``image`` as a lit cylinder: darker towards the edges, a vertical highlight at ``light`` (-1..1)."""
     pixels = np.asarray(image).astype(np.float32)
     u = np.linspace(-1.0, 1.0, pixels.shape[1])
-    profile = (0.5 + 0.5 * np.sqrt(1.0 - u ** 2)) * (1.0 + 0.15 * light * u)
+    profile = (0.5 + 0.5 * np.sqrt(1.0 - u**2)) * (1.0 + 0.15 * light * u)
     shine = gloss * np.exp(-(((u - light) / 0.12) ** 2))
     rgb = pixels[..., :3] * profile[None, :, None]
     pixels[..., :3] = rgb * (1 - shine[None, :, None]) + 255 * shine[None, :, None]
@@ -199,16 +215,18 @@ def other_can(height: int, rng: np.random.Generator) -> Image.Image:
         for top in np.sort(rng.uniform(0.1, 0.9, int(rng.integers(1, 4)))):
             draw.rectangle((0, top * height, width, (top + rng.uniform(0.03, 0.15)) * height), fill=random_colour(rng))
     else:
-        draw.ellipse((0.1 * width, 0.5 * height - 0.4 * width, 0.9 * width, 0.5 * height + 0.4 * width),
-                     fill=random_colour(rng))
+        draw.ellipse(
+            (0.1 * width, 0.5 * height - 0.4 * width, 0.9 * width, 0.5 * height + 0.4 * width), fill=random_colour(rng)
+        )
     word = WORDS[rng.integers(len(WORDS))]
     top = rng.uniform(0.15, 0.7) * height
     letter(image, word, random_colour(rng), (0.1 * width, top, 0.9 * width, top + 0.12 * height))
     return close_can(image, rng)
 
 
-def bottle(height: int, ratio: float, neck: float, shoulder: float, glass: RGB,
-           cap: RGB) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+def bottle(
+    height: int, ratio: float, neck: float, shoulder: float, glass: RGB, cap: RGB
+) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     """A glass bottle ``ratio`` as wide as tall, neck ``neck`` of the width, shoulders at ``shoulder`` of the height.
 
     Returns the still unshaded image and a pen, so a label can be printed before :func:`cylinder`.
@@ -241,16 +259,20 @@ def guayaki_bottle(look: Look, height: int, rng: np.random.Generator) -> Image.I
 def other_bottle(height: int, rng: np.random.Generator) -> Image.Image:
     """Wine, water or beer: its own glass, neck and a label of any colour."""
     ratio, neck, shoulder, glass = [
-        (0.25, 0.30, 0.32, (30, 55, 35)),      # wine
-        (0.30, 0.38, 0.12, (195, 215, 230)),   # water
-        (0.28, 0.33, 0.24, (95, 55, 20)),      # beer
+        (0.25, 0.30, 0.32, (30, 55, 35)),  # wine
+        (0.30, 0.38, 0.12, (195, 215, 230)),  # water
+        (0.28, 0.33, 0.24, (95, 55, 20)),  # beer
     ][rng.integers(3)]
     image, draw = bottle(height, ratio, neck, shoulder, glass, random_colour(rng))
     width, top = image.width, rng.uniform(0.45, 0.6) * height
     label = random_colour(rng)
     draw.rectangle((0, top, width, top + 0.25 * height), fill=label)
-    letter(image, WORDS[rng.integers(len(WORDS))], random_colour(rng),
-           (0.1 * width, top + 0.06 * height, 0.9 * width, top + 0.14 * height))
+    letter(
+        image,
+        WORDS[rng.integers(len(WORDS))],
+        random_colour(rng),
+        (0.1 * width, top + 0.06 * height, 0.9 * width, top + 0.14 * height),
+    )
     return cylinder(image, rng.uniform(-0.6, 0.6), rng.uniform(0.3, 0.7))
 
 
@@ -264,8 +286,9 @@ def mug(height: int, rng: np.random.Generator) -> Image.Image:
     ImageDraw.Draw(mask).rounded_rectangle((0, 0, body_w - 1, height - 1), radius=body_w // 6, fill=255)
     body.putalpha(mask)
     image = Image.new("RGBA", (round(body_w * 1.35), height), (0, 0, 0, 0))
-    ImageDraw.Draw(image).ellipse((0.7 * body_w, 0.2 * height, 1.33 * body_w, 0.75 * height),
-                                  outline=colour + (255,), width=max(2, height // 9))
+    ImageDraw.Draw(image).ellipse(
+        (0.7 * body_w, 0.2 * height, 1.33 * body_w, 0.75 * height), outline=colour + (255,), width=max(2, height // 9)
+    )
     image.alpha_composite(cylinder(body, rng.uniform(-0.6, 0.6), rng.uniform(0.1, 0.4)))
     return image
 
@@ -277,13 +300,20 @@ def box(height: int, rng: np.random.Generator) -> Image.Image:
     image = Image.new("RGBA", (width + depth, height + depth), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, depth, width, height + depth), fill=colour)
-    draw.polygon([(0, depth), (depth, 0), (width + depth, 0), (width, depth)],
-                 fill=tuple(min(255, c + 40) for c in colour))
-    draw.polygon([(width, depth), (width + depth, 0), (width + depth, height), (width, height + depth)],
-                 fill=tuple(c * 3 // 5 for c in colour))
+    draw.polygon(
+        [(0, depth), (depth, 0), (width + depth, 0), (width, depth)], fill=tuple(min(255, c + 40) for c in colour)
+    )
+    draw.polygon(
+        [(width, depth), (width + depth, 0), (width + depth, height), (width, height + depth)],
+        fill=tuple(c * 3 // 5 for c in colour),
+    )
     draw.rectangle((0.15 * width, depth + 0.3 * height, 0.85 * width, depth + 0.6 * height), fill=random_colour(rng))
-    letter(image, WORDS[rng.integers(len(WORDS))], random_colour(rng),
-           (0.2 * width, depth + 0.35 * height, 0.8 * width, depth + 0.55 * height))
+    letter(
+        image,
+        WORDS[rng.integers(len(WORDS))],
+        random_colour(rng),
+        (0.2 * width, depth + 0.35 * height, 0.8 * width, depth + 0.55 * height),
+    )
     return image
 
 
@@ -302,8 +332,9 @@ def distractor(height: int, rng: np.random.Generator) -> Image.Image:
 def pose(sprite: Image.Image, height: int, rng: np.random.Generator) -> Image.Image:
     """Scale a sprite (drawn at twice the size) to ``height`` px, squeeze it at times, turn it, soften it."""
     squeeze = rng.uniform(0.72, 1.0) if rng.random() < THIN_SHARE else 1.0
-    sprite = sprite.resize((max(2, round(sprite.width * height / sprite.height * squeeze)), height),
-                           Image.Resampling.LANCZOS)
+    sprite = sprite.resize(
+        (max(2, round(sprite.width * height / sprite.height * squeeze)), height), Image.Resampling.LANCZOS
+    )
     angle = float(np.clip(rng.normal(0, 12), -35, 35))
     if rng.random() < LYING_SHARE:
         angle += 90 if rng.random() < 0.5 else -90

@@ -31,14 +31,19 @@ SIDE = 1080  # Instagram's usual photo size
 def generate(folder: Path, photos: int) -> None:
     """Distinct photo-like JPEGs in an instaloader-like layout (a folder per 1,000 posts)."""
     rng = np.random.default_rng(0)
-    bases = [Image.fromarray(rng.integers(0, 255, (SIDE // 8, SIDE // 8, 3), dtype=np.uint8)).resize((SIDE, SIDE))
-             for _ in range(8)]
+    bases = [
+        Image.fromarray(rng.integers(0, 255, (SIDE // 8, SIDE // 8, 3), dtype=np.uint8)).resize((SIDE, SIDE))
+        for _ in range(8)
+    ]
     for i in tqdm(range(photos), desc="generate", unit="img"):
         path = folder / f"part{i // 1000}" / f"2020-01-01_00-00-00_UTC_{i:05d}.jpg"
         if path.exists():
             continue
         image = bases[i % len(bases)].copy()
-        image.paste(tuple(int(v) for v in rng.integers(0, 255, 3)), (i % 900, i // 900 % 900, i % 900 + 120, i // 900 % 900 + 120))
+        image.paste(
+            tuple(int(v) for v in rng.integers(0, 255, 3)),
+            (i % 900, i // 900 % 900, i % 900 + 120, i // 900 % 900 + 120),
+        )
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=90)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,8 +69,12 @@ def measure(folder: Path, limit: int, workers: int) -> dict[str, float]:
         subset.mkdir()
         for path in sorted(folder.rglob("*.jpg"))[:limit]:
             os.link(path, subset / path.name)  # a hard link: no copying, and not a symlink the scrape would refuse
-        out = subprocess.run([sys.executable, "-c", code, str(subset), str(Path(tmp) / "raw"), str(workers)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(subset), str(Path(tmp) / "raw"), str(workers)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["images_per_s"] = result["images"] / result["seconds"]
     return result
@@ -82,9 +91,12 @@ def main() -> None:
         for workers in args.workers:
             started = time.perf_counter()
             r = measure(args.folder, limit, workers)
-            print(f"{r['images']:6d} photos, {workers} workers: {r['images_per_s']:6.1f} images/s, CPU {r['cpu']:.2f}, "
-                  f"peak RSS {r['peak_rss_mib']:6.0f} MiB (scrape {r['seconds']:.0f} s, with copying "
-                  f"{time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f"{r['images']:6d} photos, {workers} workers: {r['images_per_s']:6.1f} images/s, CPU {r['cpu']:.2f}, "
+                f"peak RSS {r['peak_rss_mib']:6.0f} MiB (scrape {r['seconds']:.0f} s, with copying "
+                f"{time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

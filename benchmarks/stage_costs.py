@@ -26,23 +26,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def copy_project(dest: Path) -> None:
     """Copy the project's files (not its data) into ``dest`` as a one-commit git repo (dvclive needs a commit)."""
-    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.splitlines()
+    names = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for name in names:
         if (ROOT / name).is_file() and not name.startswith(("data/", "models/", "dvclive/")):
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
-    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
-                   cwd=dest, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
+        cwd=dest,
+        check=True,
+    )
 
 
 def run_stage(cmd: str, cwd: Path) -> tuple[float, float]:
     """Run one stage command; return (wall seconds, peak RSS in MiB) of that process."""
     # PYTHONPATH: the copy's own code, not the workspace's that the editable install points at
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(cwd / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(cwd / "src"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     # stderr into a file, not a pipe: a long stage's progress bars fill a pipe nobody reads until wait4 returns
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()

@@ -23,9 +23,9 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from yerbnet import metrics
-from yerbnet.evaluation import predict_split
-from yerbnet.hierarchy import Hierarchy
-from yerbnet.pipeline import read_index
+from yerbnet.classtree.decisions import Hierarchy
+from yerbnet.evaluate import predict_split
+from yerbnet.input_pipeline import read_index
 from yerbnet.saved_model import load_model
 
 
@@ -68,8 +68,10 @@ def main() -> None:
     print(f"{'project':40s} {'strategy':20s} {'macro F1':>9s} {'micro F1':>9s} {'subset acc':>10s}")
     for project in args.projects:
         for name, row in compare(project).items():
-            print(f"{str(project)[-40:]:40s} {name:20s} {row['macro_f1']:9.3f} {row['micro_f1']:9.3f} "
-                  f"{row['subset_accuracy']:10.3f}")
+            print(
+                f"{str(project)[-40:]:40s} {name:20s} {row['macro_f1']:9.3f} {row['micro_f1']:9.3f} "
+                f"{row['subset_accuracy']:10.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -17,18 +17,22 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from yerbnet.models import BACKBONES, build_model  # noqa: E402
-from yerbnet.params import load_params  # noqa: E402
+from yerbnet.models import BACKBONES, build_model
+from yerbnet.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def images_per_second(arch: str, image_size: int, batch_size: int, steps: int, mixed_precision: bool = False) -> float:
-    cfg = replace(load_params(ROOT / "params.yaml").train, architecture=arch, batch_size=batch_size,
-                  mixed_precision=mixed_precision)
+    cfg = replace(
+        load_params(ROOT / "params.yaml").train,
+        architecture=arch,
+        batch_size=batch_size,
+        mixed_precision=mixed_precision,
+    )
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch_size * steps, image_size, image_size, 3)).astype(np.float32)
     targets = (rng.random((batch_size * steps, 20)) < 0.1).astype(np.float32)
@@ -47,8 +51,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
-          f"image_size {args.image_size}, batch {args.batch_size}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
+        f"image_size {args.image_size}, batch {args.batch_size}"
+    )
     print("| architecture | train images/s |\n|---|---:|")
     for arch in args.architectures:
         rate = images_per_second(arch, args.image_size, args.batch_size, args.steps)

@@ -16,11 +16,14 @@ REPORTS = Path("reports")
 if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
-        encoded, report = encode(read_labels_table(LABELS / LABELS_TABLE), read_manifest(RAW),
-                                 params.encode, params.seed)
+        encoded, report = encode(
+            read_labels_table(LABELS / LABELS_TABLE), read_manifest(RAW), params.encode, params.seed
+        )
         write_encoded(encoded, report, OUT)
         write_distribution(report, REPORTS / "class_distribution.csv", REPORTS / "class_distribution.png")
         print(f"encode: {len(encoded.classes)} classes, images per split {report['images']}")
         if report["missing_from_splits"]:
-            print(f"encode: {len(report['missing_from_splits'])} classes miss a split (too few posts to spread); "
-                  f"see missing_from_splits in {OUT / 'classes.json'}")
+            print(
+                f"encode: {len(report['missing_from_splits'])} classes miss a split (too few posts to spread); "
+                f"see missing_from_splits in {OUT / 'classes.json'}"
+            )

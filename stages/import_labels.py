@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from yerbnet.errors import reported_as_exit
-from yerbnet.labels.importer import import_labels
+from yerbnet.labels.import_labels import import_labels
 from yerbnet.params import load_params
 from yerbnet.sources.manifest import SYNTHETIC_EXPORT, read_manifest
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from yerbnet.errors import reported_as_exit
 from yerbnet.params import load_params
 from yerbnet.sources.images import PhotoLimits
-from yerbnet.training import train
+from yerbnet.train import train
 
 SHARDS = Path("data/augmented")
 MODEL = Path("models/model.keras")

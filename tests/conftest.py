@@ -44,8 +44,17 @@ def tiny_shards(tmp_path: Path) -> Path:
     for i, split in enumerate(["train"] * 24 + ["val"] * 8 + ["test"] * 8):
         lemon = i % 2 == 1
         _photo(lemon, i).save(images / f"img{i:02d}.jpg")
-        rows.append({"image": f"img{i:02d}.jpg", "shortcode": f"p{i}", "split": split, "labels": "[]",
-                     "Cans": int(lemon), "Cans/Lemon": int(lemon), "No Yerb": int(not lemon)})
+        rows.append(
+            {
+                "image": f"img{i:02d}.jpg",
+                "shortcode": f"p{i}",
+                "split": split,
+                "labels": "[]",
+                "Cans": int(lemon),
+                "Cans/Lemon": int(lemon),
+                "No Yerb": int(not lemon),
+            }
+        )
     shards = tmp_path / "shards"
     augment_dataset(Encoded(pd.DataFrame(rows), TINY_CLASSES), images, shards, AugmentParams(copies=0), 32, seed=0)
     return shards
@@ -62,7 +71,8 @@ def untrained_model_dir(tmp_path_factory):
     def make(classes: list[str]) -> Path:
         root = tmp_path_factory.mktemp("models")
         build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(classes)).save(
-            root / "model.keras")
+            root / "model.keras"
+        )
         write_info(root, ModelInfo(classes, "pad", PhotoLimits(max_pixels=10_000_000, max_side=1440)))
         return root
 
@@ -71,9 +81,15 @@ def untrained_model_dir(tmp_path_factory):
 
 def _run_ok(args: list[str], cwd: Path) -> str:
     """Runs a command as a user of the project would (.venv first on PATH) and returns its stdout."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout
@@ -86,8 +102,9 @@ def run_ok() -> Callable[[list[str], Path], str]:
 
 
 def _merge(base: dict, extra: dict) -> dict:
-    return {k: _merge(base[k], v) if isinstance(v, dict) and v else v for k, v in extra.items()} | \
-        {k: v for k, v in base.items() if k not in extra}
+    return {k: _merge(base[k], v) if isinstance(v, dict) and v else v for k, v in extra.items()} | {
+        k: v for k, v in base.items() if k not in extra
+    }
 
 
 @pytest.fixture(scope="session")
@@ -98,8 +115,9 @@ def trained_repo(tmp_path_factory) -> Path:
     Its code is committed, the repro's results (dvc.lock, outputs) are not.
     """
     repo = tmp_path_factory.mktemp("yerbnet")
-    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for name in tracked:
         if (ROOT / name).is_file() and not name.startswith(("data/", "models/", "dvclive/")):
             (repo / name).parent.mkdir(parents=True, exist_ok=True)

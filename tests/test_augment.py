@@ -13,10 +13,10 @@ from PIL import Image
 from yerbnet.augment import INDEX, Draw, augment_dataset, augment_image, inverse_affine, photometric, warp
 from yerbnet.encode import Encoded
 from yerbnet.errors import UserError
+from yerbnet.input_pipeline import apply_draws, split_dataset
 from yerbnet.models import build_model
 from yerbnet.parallel import ordered_map
 from yerbnet.params import AugmentParams, TrainParams, parse_params
-from yerbnet.pipeline import apply_draws, split_dataset
 from yerbnet.sources.images import fit_square
 
 CLASSES = ["Cans", "Cans/Lemon", "No Yerb"]
@@ -32,8 +32,17 @@ def encoded(tmp_path) -> tuple[Encoded, object]:
         colour = (200, 200, 0) if i % 2 else (20, 120, 20)
         Image.new("RGB", (48, 36), colour).save(images / name)
         lemon = int(i % 2 == 1)
-        rows.append({"image": name, "shortcode": f"p{i}", "split": split, "labels": "[]",
-                     "Cans": lemon, "Cans/Lemon": lemon, "No Yerb": 1 - lemon})
+        rows.append(
+            {
+                "image": name,
+                "shortcode": f"p{i}",
+                "split": split,
+                "labels": "[]",
+                "Cans": lemon,
+                "Cans/Lemon": lemon,
+                "No Yerb": 1 - lemon,
+            }
+        )
     return Encoded(pd.DataFrame(rows), CLASSES), images
 
 
@@ -165,8 +174,12 @@ def test_online_augmentation_draws_anew_each_epoch_reproducibly(encoded, tmp_pat
 
     def first_images(augment: bool, epochs: range) -> list[np.ndarray]:
         """Each epoch's images, in the order the pipeline shuffled them to."""
-        batches = [images.numpy() for images, _ in split_dataset(tmp_path / "out", "train", batch_size=4, epochs=epochs,
-                                                                  seed=9, augment=augment)]
+        batches = [
+            images.numpy()
+            for images, _ in split_dataset(
+                tmp_path / "out", "train", batch_size=4, epochs=epochs, seed=9, augment=augment
+            )
+        ]
         return np.split(np.concatenate(batches), len(epochs))
 
     first, second = first_images(True, range(2))
@@ -182,14 +195,17 @@ def test_the_model_sees_the_pipeline_pixels_in_minus_one_to_one(encoded, tmp_pat
     augment_dataset(data, images, tmp_path / "out", AugmentParams(copies=0), 32, seed=0)
     pixels = next(iter(split_dataset(tmp_path / "out", "val", batch_size=2)))[0]
     model = build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, len(CLASSES))
-    scaled = model.get_layer("to_unit_range")(tf.concat([pixels, tf.constant([0.0, 255.0])[:, None, None, None]
-                                                         * tf.ones([2, 32, 32, 3])], axis=0)).numpy()
+    scaled = model.get_layer("to_unit_range")(
+        tf.concat([pixels, tf.constant([0.0, 255.0])[:, None, None, None] * tf.ones([2, 32, 32, 3])], axis=0)
+    ).numpy()
     assert -1 <= scaled.min() and scaled.max() <= 1
     assert scaled[2].max() == -1 and scaled[3].min() == 1  # black and white ends map onto the ends
 
 
-@pytest.mark.parametrize("key,value", [("copies", -1), ("zoom", 2.0), ("brightness", 1.5), ("flip", 1),
-                                       ("fill_mode", "mirror"), ("online", "yes")])
+@pytest.mark.parametrize(
+    "key,value",
+    [("copies", -1), ("zoom", 2.0), ("brightness", 1.5), ("flip", 1), ("fill_mode", "mirror"), ("online", "yes")],
+)
 def test_absurd_augment_values_are_rejected_by_name(key, value):
     with pytest.raises(UserError, match=f"augment.{key} = "):
         parse_params({"augment": {key: value}})

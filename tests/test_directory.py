@@ -18,8 +18,8 @@ from PIL import Image
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams, parse_params
 from yerbnet.scrape import scrape
-from yerbnet.sources.manifest import read_manifest
 from yerbnet.sources.directory import REPORT, ingest
+from yerbnet.sources.manifest import read_manifest
 
 
 def jpeg(colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
@@ -77,21 +77,31 @@ def instaloader_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "guayaki"
     write(folder / "2021-03-04_05-06-07_UTC.jpg", jpeg((10, 150, 140)))
     write(folder / "2021-03-04_05-06-07_UTC.txt", b"Enlightenmint")
-    post_metadata(folder / "2021-03-04_05-06-07_UTC.json.xz",
-                  {"shortcode": "CMsingle001", "__typename": "GraphImage", "taken_at_timestamp": 1614834367,
-                   "is_video": False})
+    post_metadata(
+        folder / "2021-03-04_05-06-07_UTC.json.xz",
+        {"shortcode": "CMsingle001", "__typename": "GraphImage", "taken_at_timestamp": 1614834367, "is_video": False},
+    )
     for index, colour in ((1, (205, 20, 125)), (2, (35, 65, 200)), (3, (90, 90, 90))):
         write(folder / f"2021-05-06_07-08-09_UTC_{index}.jpg", jpeg(colour))
     write(folder / "2021-05-06_07-08-09_UTC_3.mp4", b"\x00\x00\x00\x18ftypmp42")
-    post_metadata(folder / "2021-05-06_07-08-09_UTC.json.xz",
-                  {"shortcode": "CMcarousel1", "__typename": "GraphSidecar", "taken_at_timestamp": 1620284889,
-                   "is_video": False, "edge_sidecar_to_children": {"edges": [
-                       {"node": {"is_video": False}}, {"node": {"is_video": False}}, {"node": {"is_video": True}}]}})
+    post_metadata(
+        folder / "2021-05-06_07-08-09_UTC.json.xz",
+        {
+            "shortcode": "CMcarousel1",
+            "__typename": "GraphSidecar",
+            "taken_at_timestamp": 1620284889,
+            "is_video": False,
+            "edge_sidecar_to_children": {
+                "edges": [{"node": {"is_video": False}}, {"node": {"is_video": False}}, {"node": {"is_video": True}}]
+            },
+        },
+    )
     write(folder / "2021-07-08_09-10-11_UTC.jpg", jpeg((245, 215, 40)))
     write(folder / "2021-07-08_09-10-11_UTC.mp4", b"\x00\x00\x00\x18ftypmp42")
-    post_metadata(folder / "2021-07-08_09-10-11_UTC.json.xz",
-                  {"shortcode": "CMvideo0001", "__typename": "GraphVideo", "taken_at_timestamp": 1625735411,
-                   "is_video": True})
+    post_metadata(
+        folder / "2021-07-08_09-10-11_UTC.json.xz",
+        {"shortcode": "CMvideo0001", "__typename": "GraphVideo", "taken_at_timestamp": 1625735411, "is_video": True},
+    )
     write(folder / "2020-01-01_00-00-00_UTC_profile_pic.jpg", jpeg((0, 0, 0)))
     write(folder / "id", b"1234567\n")
     return folder
@@ -108,7 +118,11 @@ def test_an_instaloader_folder_gives_posts_dates_and_carousel_indices(instaloade
     assert {r["source"] for r in rows} == {"directory"}
     assert sorted(p.name for p in (tmp_path / "raw/images").iterdir()) == [r["file"] for r in rows]
     assert report(tmp_path / "raw")["ignored"] == {
-        "metadata": 5, "profile picture": 1, "video": 2, "video cover (scrape.videos = skip)": 2}
+        "metadata": 5,
+        "profile picture": 1,
+        "video": 2,
+        "video cover (scrape.videos = skip)": 2,
+    }
     assert report(tmp_path / "raw")["skipped"] == []
 
 
@@ -178,7 +192,8 @@ def test_every_image_mode_becomes_8_bit_rgb_jpeg(tmp_path: Path) -> None:
 
     out = {p.stem: Image.open(p) for p in (tmp_path / "raw/images").iterdir()}
     assert {name: (im.format, im.mode) for name, im in out.items()} == {
-        name: ("JPEG", "RGB") for name in ("alpha", "grey", "cmyk", "deep")}
+        name: ("JPEG", "RGB") for name in ("alpha", "grey", "cmyk", "deep")
+    }
     assert _near(out["alpha"].getpixel((9, 9)), (255, 255, 255))  # transparent -> white, not black
     assert _near(out["grey"].getpixel((5, 5)), (77, 77, 77))
     assert _near(out["cmyk"].getpixel((5, 5)), (255, 0, 0))
@@ -311,8 +326,11 @@ def test_output_is_byte_identical_whatever_the_number_of_workers(instaloader_fol
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_scrape_params_defaults_match_params_yaml() -> None:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from yerbnet.params import TrainParams
 from yerbnet.sources.images import PhotoLimits
-from yerbnet.training import train
+from yerbnet.train import train
 cfg = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, batch_size=8, epochs=3, patience=3,
                   learning_rate=0.01, lr_schedule="constant", distribute="multi_worker")
 out = Path(sys.argv[2])
@@ -42,10 +42,20 @@ def test_two_workers_train_one_model_in_step(tiny_shards, tmp_path):
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tiny_shards), str(tmp_path / f"worker{index}")],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        }
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, str(tiny_shards), str(tmp_path / f"worker{index}")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [worker.communicate(timeout=300)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
 

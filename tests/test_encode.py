@@ -4,12 +4,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yerbnet import taxonomy
-from yerbnet.encode import (SPLITS, apply_rules, decode, encode, fold_rare, group_ids, merge_label, multi_hot,
-                            read_encoded, write_distribution, write_encoded)
+from yerbnet.classtree import taxonomy
+from yerbnet.classtree.taxonomy import LEAVES, all_classes
+from yerbnet.encode import (
+    SPLITS,
+    apply_rules,
+    decode,
+    encode,
+    fold_rare,
+    group_ids,
+    merge_label,
+    multi_hot,
+    read_encoded,
+    write_distribution,
+    write_encoded,
+)
 from yerbnet.errors import UserError
 from yerbnet.params import EncodeParams
-from yerbnet.taxonomy import LEAVES, all_classes
 
 CLASSES = all_classes()
 
@@ -28,8 +39,10 @@ def test_rules_add_ancestors_drop_no_yerb_beside_a_product_and_merge_subtrees():
 
 
 def test_rare_classes_fold_into_their_parents_other_until_every_class_meets_the_floor():
-    label_sets = [apply_rules([label], {}) for label in
-                  ["Cans/Slim/Gold"] * 5 + ["Cans/Slim/Other"] * 3 + ["Cans/Slim/Cranpom"] * 1]
+    label_sets = [
+        apply_rules([label], {})
+        for label in ["Cans/Slim/Gold"] * 5 + ["Cans/Slim/Other"] * 3 + ["Cans/Slim/Cranpom"] * 1
+    ]
     folded, folds = fold_rare(label_sets, min_count=3)
     assert folds == {"Cans/Slim/Cranpom": "Cans/Slim/Other"}
     assert folded[-1] == ["Cans", "Cans/Slim", "Cans/Slim/Other"]
@@ -157,8 +170,7 @@ def test_the_class_distribution_is_a_table_per_split_and_an_image(tmp_path):
     write_distribution(report, tmp_path / "distribution.csv", tmp_path / "distribution.png")
     table = pd.read_csv(tmp_path / "distribution.csv")
     assert list(table.columns) == ["class", "split", "images"]
-    assert table.groupby("split")["images"].sum().to_dict() == {
-        s: sum(report["counts"][s].values()) for s in SPLITS}
+    assert table.groupby("split")["images"].sum().to_dict() == {s: sum(report["counts"][s].values()) for s in SPLITS}
     assert (tmp_path / "distribution.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -181,7 +193,9 @@ def test_a_class_in_just_three_posts_reaches_every_split_with_its_carousels_whol
 def test_a_class_that_cannot_spread_is_reported():
     labels, manifest = _dataset(posts=60)
     labels["post0000_0.jpg"] = ["Bottles/Passion"]  # one post only: it can be in one split at most
-    labels.update({name: ["No Yerb"] for name in labels if labels[name] == ["Bottles/Passion"] and name != "post0000_0.jpg"})
+    labels.update(
+        {name: ["No Yerb"] for name in labels if labels[name] == ["Bottles/Passion"] and name != "post0000_0.jpg"}
+    )
     _, report = encode(labels, manifest, EncodeParams(), seed=0)
     missing = report["missing_from_splits"]["Bottles/Passion"]
     assert missing["groups"] == 1 and len(missing["splits"]) == 2

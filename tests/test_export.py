@@ -15,8 +15,8 @@ from yerbnet.cli import main
 from yerbnet.export import FORMATS, square_image
 from yerbnet.models import build_model
 from yerbnet.params import TrainParams
-from yerbnet.predict import load_thresholds, read_image
-from yerbnet.saved_model import ModelInfo, load_model, read_info, write_info
+from yerbnet.predict import read_image
+from yerbnet.saved_model import ModelInfo, load_model, load_thresholds, read_info, write_info
 from yerbnet.sources.images import PhotoLimits, fit_square, load_rgb
 
 CLASSES = ["Cans", "Cans/Slim", "Cans/Slim/Grapefruit Ginger", "No Yerb"]
@@ -41,7 +41,8 @@ def test_the_graph_squares_a_photo_exactly_as_fit_square(resize, size):
 def model_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(
-        root / "model.keras")
+        root / "model.keras"
+    )
     write_info(root, ModelInfo(CLASSES, "pad", LIMITS))
     (root / "thresholds.json").write_text(json.dumps({"mode": "tuned", "thresholds": {"Cans": 0.3}}))
     return root
@@ -97,13 +98,20 @@ def test_each_export_in_a_fresh_process_scores_as_the_keras_model(fmt, bundles, 
     decoded = np.empty(len(photos), dtype=object)
     decoded[:] = [np.asarray(load_rgb(p.read_bytes(), LIMITS.max_pixels, LIMITS.max_side)) for p in photos]
     np.save(tmp_path / "images.npy", decoded, allow_pickle=True)
-    run = subprocess.run([sys.executable, "-c", LOADER, fmt, str(bundles[fmt]), str(tmp_path / "images.npy")],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", LOADER, fmt, str(bundles[fmt]), str(tmp_path / "images.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     exported = np.array(json.loads(run.stdout.splitlines()[-1]))
 
     model = load_model(model_dir / "model.keras")
-    keras_scores = model.predict_on_batch(np.stack([read_image(p, 32, "pad", LIMITS) for p in photos]).astype(np.float32))
+    keras_scores = model.predict_on_batch(
+        np.stack([read_image(p, 32, "pad", LIMITS) for p in photos]).astype(np.float32)
+    )
     assert exported.shape == keras_scores.shape == (len(photos), len(CLASSES))
     assert np.abs(exported - keras_scores).max() <= TOLERANCE[fmt]
 
@@ -111,7 +119,12 @@ def test_each_export_in_a_fresh_process_scores_as_the_keras_model(fmt, bundles, 
 def test_the_bundle_carries_classes_thresholds_and_rules(bundles, model_dir):
     bundle = bundles["tflite"]
     assert sorted(p.name for p in bundle.iterdir()) == [
-        "README.md", "classes.json", "hierarchy.json", "model.tflite", "thresholds.json"]
+        "README.md",
+        "classes.json",
+        "hierarchy.json",
+        "model.tflite",
+        "thresholds.json",
+    ]
     assert read_info(bundle) == read_info(model_dir)
     assert load_thresholds(bundle, CLASSES).tolist() == [0.3, 0.5, 0.5, 0.5]
     rules = json.loads((bundle / "hierarchy.json").read_text())
@@ -137,5 +150,6 @@ def test_an_export_never_replaces_another_folder(model_dir, tmp_path, capsys):
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
         f"error: --out {tmp_path}: a folder that is not a yerbnet export (no hierarchy.json); "
-        "choose another path or empty it")
+        "choose another path or empty it"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]

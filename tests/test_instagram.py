@@ -23,8 +23,8 @@ from PIL import Image
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams, parse_params
 from yerbnet.scrape import scrape
-from yerbnet.sources.manifest import read_manifest
 from yerbnet.sources.instagram import STAGING, scrape_instagram
+from yerbnet.sources.manifest import read_manifest
 
 START = 1_600_000_000  # 2020-09-13T12:26:40Z
 CDN = "https://cdn.test/"
@@ -36,7 +36,9 @@ def jpeg_bytes(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def response(status: int, body: bytes = b"", content_type: str = "application/json", url: str = "") -> requests.Response:
+def response(
+    status: int, body: bytes = b"", content_type: str = "application/json", url: str = ""
+) -> requests.Response:
     resp = requests.Response()
     resp.status_code, resp.url, resp.raw = status, url, io.BytesIO(body)
     resp.reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests"}[status]
@@ -77,9 +79,14 @@ class FakeInstagram:
     def add(self, code: str, kind: str = "image", items: tuple[str, ...] = ("image", "image")) -> None:
         """Publish a post, newer than every earlier one."""
         item = {"image": 1, "video": 2}
-        media = {**self._item(code, item.get(kind, 8)), "code": code, "pk": str(len(self.posts) + 1000),
-                 "taken_at": START + 86_400 * len(self.posts), "user": {"pk": "42", "username": self.username},
-                 "caption": {"text": f"{kind} {code}"}}
+        media = {
+            **self._item(code, item.get(kind, 8)),
+            "code": code,
+            "pk": str(len(self.posts) + 1000),
+            "taken_at": START + 86_400 * len(self.posts),
+            "user": {"pk": "42", "username": self.username},
+            "caption": {"text": f"{kind} {code}"},
+        }
         if kind == "carousel":
             media["carousel_media"] = [self._item(f"{code}-{i}", item[k]) for i, k in enumerate(items, start=1)]
         self.posts.insert(0, media)
@@ -94,7 +101,9 @@ class FakeInstagram:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeInstagram:
         monkeypatch.setattr(InstaloaderContext, "get_page_data", lambda ctx, path: self.page_data(path))
-        monkeypatch.setattr(InstaloaderContext, "doc_id_graphql_query", lambda ctx, *a, **kw: self.graphql(ctx, *a, **kw))
+        monkeypatch.setattr(
+            InstaloaderContext, "doc_id_graphql_query", lambda ctx, *a, **kw: self.graphql(ctx, *a, **kw)
+        )
         monkeypatch.setattr(requests.Session, "request", lambda session, *a, **kw: self.http(session, *a, **kw))
         monkeypatch.setattr(InstaloaderContext, "do_sleep", lambda ctx: None)
         monkeypatch.setattr(RateController, "sleep", lambda controller, seconds: None)
@@ -105,14 +114,37 @@ class FakeInstagram:
         if not self.exists:
             return []
         timeline = {"edges": [{"node": {"code": p["code"]}} for p in self.posts], "page_info": {"has_next_page": False}}
-        return [{"xig_user_by_username": {"pk": "42", "id": "page-42", "username": self.username,
-                                          "is_private": self.private, "polaris_ordered_timeline_connection": timeline}}]
+        return [
+            {
+                "xig_user_by_username": {
+                    "pk": "42",
+                    "id": "page-42",
+                    "username": self.username,
+                    "is_private": self.private,
+                    "polaris_ordered_timeline_connection": timeline,
+                }
+            }
+        ]
 
-    def graphql(self, ctx: InstaloaderContext, doc_id: str, variables: dict[str, Any],
-                referer: str | None = None, web_api: bool = False) -> dict[str, Any]:
+    def graphql(
+        self,
+        ctx: InstaloaderContext,
+        doc_id: str,
+        variables: dict[str, Any],
+        referer: str | None = None,
+        web_api: bool = False,
+    ) -> dict[str, Any]:
         if "shortcode" not in variables:  # the logged-in profile query
-            return {"data": {"user": {"pk": "42", "username": self.username, "is_private": self.private,
-                                      "friendship_status": {"following": False}}}}
+            return {
+                "data": {
+                    "user": {
+                        "pk": "42",
+                        "username": self.username,
+                        "is_private": self.private,
+                        "friendship_status": {"following": False},
+                    }
+                }
+            }
         self.post_queries += 1
         if self.checkpoint or (self.rate_limit_after is not None and self.post_queries > self.rate_limit_after):
             return ctx.get_json("api/graphql", params={"doc_id": doc_id}, use_post=True)  # real retries
@@ -158,9 +190,13 @@ def test_a_single_image_post(instagram: FakeInstagram, tmp_path: Path) -> None:
     rows = run(tmp_path)
 
     assert [(r["file"], r["shortcode"], r["date_utc"], r["carousel_index"], r["source"]) for r in rows] == [
-        ("2020-09-13_12-26-40_UTC.jpg", "Csingle0001", "2020-09-13T12:26:40Z", 0, "instagram")]
-    assert cached(tmp_path) == ["2020-09-13_12-26-40_UTC.jpg", "2020-09-13_12-26-40_UTC.json.xz",
-                                "2020-09-13_12-26-40_UTC.txt"]
+        ("2020-09-13_12-26-40_UTC.jpg", "Csingle0001", "2020-09-13T12:26:40Z", 0, "instagram")
+    ]
+    assert cached(tmp_path) == [
+        "2020-09-13_12-26-40_UTC.jpg",
+        "2020-09-13_12-26-40_UTC.json.xz",
+        "2020-09-13_12-26-40_UTC.txt",
+    ]
     assert Image.open(tmp_path / "raw/images" / rows[0]["file"]).size == (32, 24)
 
 
@@ -215,7 +251,8 @@ def test_a_rerun_after_one_new_post_downloads_only_that_post(instagram: FakeInst
 
 
 def test_an_interrupted_run_leaves_no_partial_file_and_the_next_run_completes_it(
-        instagram: FakeInstagram, tmp_path: Path) -> None:
+    instagram: FakeInstagram, tmp_path: Path
+) -> None:
     instagram.add("Cold0000001")
     instagram.add("Ccarousel01", "carousel", items=("image", "image", "image"))
     instagram.add("Cnewest0001")
@@ -223,8 +260,11 @@ def test_an_interrupted_run_leaves_no_partial_file_and_the_next_run_completes_it
 
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path)
-    assert cached(tmp_path) == ["2020-09-15_12-26-40_UTC.jpg", "2020-09-15_12-26-40_UTC.json.xz",
-                                "2020-09-15_12-26-40_UTC.txt"]  # only the complete post
+    assert cached(tmp_path) == [
+        "2020-09-15_12-26-40_UTC.jpg",
+        "2020-09-15_12-26-40_UTC.json.xz",
+        "2020-09-15_12-26-40_UTC.txt",
+    ]  # only the complete post
 
     instagram.interrupt_download = None
     instagram.downloads.clear()
@@ -236,13 +276,17 @@ def test_an_interrupted_run_leaves_no_partial_file_and_the_next_run_completes_it
 
 
 def test_rate_limiting_ends_in_a_clear_error_and_keeps_what_was_downloaded(
-        instagram: FakeInstagram, tmp_path: Path) -> None:
+    instagram: FakeInstagram, tmp_path: Path
+) -> None:
     for i in range(4):
         instagram.add(f"Cpost{i:06d}")
     instagram.rate_limit_after = 2
 
-    with pytest.raises(UserError, match=r"rate-limited .*HTTP 429.*the 2 posts downloaded in this run are kept "
-                                        r"in .*cache/guayaki; wait an hour or more, then run `dvc repro --force scrape`"):
+    with pytest.raises(
+        UserError,
+        match=r"rate-limited .*HTTP 429.*the 2 posts downloaded in this run are kept "
+        r"in .*cache/guayaki; wait an hour or more, then run `dvc repro --force scrape`",
+    ):
         run(tmp_path)
     assert len([n for n in cached(tmp_path) if n.endswith(".jpg")]) == 2
 
@@ -256,8 +300,11 @@ def test_a_lost_connection_is_explained(instagram: FakeInstagram, tmp_path: Path
     instagram.add("Cpost000001")
     instagram.offline = True
 
-    with pytest.raises(UserError, match=r"could not download from Instagram \(.*network is unreachable.*\); the 0 posts "
-                                        r"downloaded in this run are kept in .*; run `dvc repro --force scrape` when"):
+    with pytest.raises(
+        UserError,
+        match=r"could not download from Instagram \(.*network is unreachable.*\); the 0 posts "
+        r"downloaded in this run are kept in .*; run `dvc repro --force scrape` when",
+    ):
         run(tmp_path)
 
 
@@ -272,7 +319,9 @@ def test_a_checkpoint_is_explained(instagram: FakeInstagram, tmp_path: Path) -> 
 def test_a_private_profile_asks_for_a_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     FakeInstagram(private=True).install(monkeypatch)
 
-    with pytest.raises(UserError, match=r"'guayaki' needs a login .*instaloader --login YOUR_USER.*scrape.session_user"):
+    with pytest.raises(
+        UserError, match=r"'guayaki' needs a login .*instaloader --login YOUR_USER.*scrape.session_user"
+    ):
         run(tmp_path)
 
 
@@ -284,11 +333,15 @@ def test_a_missing_profile_names_the_param(instagram: FakeInstagram, tmp_path: P
 
 
 def test_a_missing_session_file_says_how_to_create_it(
-        instagram: FakeInstagram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    instagram: FakeInstagram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
-    with pytest.raises(UserError, match=r"session_user = 'me': no instaloader session file at .*config/instaloader/"
-                                        r"session-me; create it once with `instaloader --login me`"):
+    with pytest.raises(
+        UserError,
+        match=r"session_user = 'me': no instaloader session file at .*config/instaloader/"
+        r"session-me; create it once with `instaloader --login me`",
+    ):
         run(tmp_path, session_user="me")
 
 
@@ -332,7 +385,8 @@ def test_two_posts_in_the_same_second_are_both_kept(instagram: FakeInstagram, tm
 
 
 def test_the_stage_dispatches_to_instagram_and_the_cache_is_git_ignored(
-        instagram: FakeInstagram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    instagram: FakeInstagram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     instagram.add("Csingle0001")
     monkeypatch.chdir(tmp_path)
 

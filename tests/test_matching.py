@@ -8,9 +8,9 @@ from PIL import Image
 
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
-from yerbnet.labels.importer import import_labels
-from yerbnet.labels.table import read_labels_table
+from yerbnet.labels.import_labels import import_labels
 from yerbnet.labels.matching import Matcher, url_parts
+from yerbnet.labels.table import read_labels_table
 from yerbnet.params import parse_params
 from yerbnet.scrape import scrape
 from yerbnet.sources.manifest import read_manifest
@@ -47,12 +47,20 @@ def test_posts_csv_keeps_each_photos_original_relative_path(scraped):
     assert scraped["Summer_trip__IMG_0002.jpg"] == "Summer trip/IMG 0002.jpeg"
 
 
-@pytest.mark.parametrize("prefix", ["AmlDatastore://workspaceblobstore/UI/11-30-2026_093012_UTC/",
-                                    "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/ds/paths/x/",
-                                    "https://acct.blob.core.windows.net/container/labelling/", ""])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "AmlDatastore://workspaceblobstore/UI/11-30-2026_093012_UTC/",
+        "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/ds/paths/x/",
+        "https://acct.blob.core.windows.net/container/labelling/",
+        "",
+    ],
+)
 def test_every_row_of_an_export_made_from_the_folder_matches(tmp_path, scraped, prefix):
     def url(relative: str) -> str:
-        return prefix + (relative.replace(" ", "%20").replace("%d", "%25d") if prefix.startswith("azureml") else relative)
+        return prefix + (
+            relative.replace(" ", "%20").replace("%d", "%25d") if prefix.startswith("azureml") else relative
+        )
 
     export = tmp_path / "export.csv"
     azure.write_csv_export(export, [(url(rel), labels) for rel, labels in UPLOADED.items()])
@@ -60,26 +68,35 @@ def test_every_row_of_an_export_made_from_the_folder_matches(tmp_path, scraped, 
     assert counts["rows_without_image"] == 0
     stored = {original: file for file, original in scraped.items()}
     assert read_labels_table(tmp_path / "labels" / "labels.csv") == {
-        stored[rel]: labels for rel, labels in sorted(UPLOADED.items(), key=lambda kv: stored[kv[0]])}
+        stored[rel]: labels for rel, labels in sorted(UPLOADED.items(), key=lambda kv: stored[kv[0]])
+    }
 
 
 def test_a_file_name_alone_matches_when_it_is_unique_and_is_reported_when_not(tmp_path, scraped):
     export = tmp_path / "export.csv"
-    azure.write_csv_export(export, [("AmlDatastore://ds/flat/DSC_0003.png", ["Cans/Slim/Gold"]),
-                                    ("AmlDatastore://ds/flat/IMG 0002.jpeg", ["Cans/Lemon"]),
-                                    ("AmlDatastore://ds/flat/gone.jpg", ["Cans"])])
+    azure.write_csv_export(
+        export,
+        [
+            ("AmlDatastore://ds/flat/DSC_0003.png", ["Cans/Slim/Gold"]),
+            ("AmlDatastore://ds/flat/IMG 0002.jpeg", ["Cans/Lemon"]),
+            ("AmlDatastore://ds/flat/gone.jpg", ["Cans"]),
+        ],
+    )
     counts = import_labels(export, scraped, tmp_path / "labels", parse_params({"labels": {"min_matched": 0.3}}).labels)
     assert counts["matched_images"] == 1 and counts["rows_without_image"] == 2
     report = json.loads((tmp_path / "labels" / "report.json").read_text())
     assert report["ambiguous_rows"] == 1
     assert report["examples"]["ambiguous_rows"] == {
-        "AmlDatastore://ds/flat/IMG 0002.jpeg": ["Summer_trip__IMG_0002.jpg", "Winter__IMG_0002.jpg"]}
+        "AmlDatastore://ds/flat/IMG 0002.jpeg": ["Summer_trip__IMG_0002.jpg", "Winter__IMG_0002.jpg"]
+    }
     assert report["examples"]["rows_without_image"] == ["AmlDatastore://ds/flat/gone.jpg"]
 
 
 def test_too_few_matches_stop_with_examples_of_what_the_export_calls_its_photos(tmp_path, scraped):
     export = tmp_path / "export.csv"
-    azure.write_csv_export(export, [("AmlDatastore://ds/x/other1.jpg", ["Cans"]), ("AmlDatastore://ds/x/IMG 0002.jpeg", [])])
+    azure.write_csv_export(
+        export, [("AmlDatastore://ds/x/other1.jpg", ["Cans"]), ("AmlDatastore://ds/x/IMG 0002.jpeg", [])]
+    )
     with pytest.raises(UserError, match=r"only 0 of its 2 rows .*'AmlDatastore://ds/x/other1.jpg'.*1 ambiguous"):
         import_labels(export, scraped, tmp_path / "labels")
 

@@ -7,7 +7,6 @@ import pytest
 
 from yerbnet import metrics
 from yerbnet.errors import UserError
-from yerbnet.hierarchy import Hierarchy
 
 CLASSES = ["Cans", "Cans/Slim", "Cans/Slim/Grapefruit Ginger", "No Yerb"]
 
@@ -32,18 +31,18 @@ SCORES = np.array([[0.9, 0.1], [0.3, 0.2], [0.1, 0.1], [0.8, 0.7]])
 def test_per_class_by_hand():
     m = metrics.per_class(Y_TRUE, Y_PRED, SCORES, ["A", "B"])
     # A: TP=1 FP=1 FN=1 -> P=R=F1=0.5; ranked scores 0.9(+) 0.8(-) 0.3(+) 0.1(-): AP = 0.5*1 + 0.5*(2/3)
-    assert m["A"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2,
-                                    "average_precision": 0.5 + 1 / 3, "supported": 1})
+    assert m["A"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "average_precision": 0.5 + 1 / 3, "supported": 1}
+    )
 
 
 def test_a_class_without_positives_is_unsupported_not_nan():
     m = metrics.per_class(Y_TRUE, Y_PRED, SCORES, ["A", "B"])["B"]
-    assert m == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "average_precision": 0.0,
-                 "supported": 0}
+    assert m == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "average_precision": 0.0, "supported": 0}
     summary = metrics.overall(Y_TRUE, Y_PRED, SCORES)
     assert not any(math.isnan(v) for v in summary.values())
     assert summary["classes_present"] == 1
-    assert summary["macro_f1"] == pytest.approx(0.5)        # over A only
+    assert summary["macro_f1"] == pytest.approx(0.5)  # over A only
     assert summary["macro_pr_auc"] == pytest.approx(0.5 + 1 / 3)
 
 
@@ -51,9 +50,9 @@ def test_overall_by_hand():
     s = metrics.overall(Y_TRUE, Y_PRED, SCORES)
     # pooled: TP=1, FP=2, FN=1 -> micro P=1/3, R=1/2, F1=0.4
     assert s["micro_f1"] == pytest.approx(0.4)
-    assert s["weighted_f1"] == pytest.approx(0.5)            # all weight on A
-    assert s["subset_accuracy"] == pytest.approx(2 / 4)     # rows 0 and 2 exactly right
-    assert s["hamming_loss"] == pytest.approx(3 / 8)        # 3 wrong cells of 8
+    assert s["weighted_f1"] == pytest.approx(0.5)  # all weight on A
+    assert s["subset_accuracy"] == pytest.approx(2 / 4)  # rows 0 and 2 exactly right
+    assert s["hamming_loss"] == pytest.approx(3 / 8)  # 3 wrong cells of 8
     # per image F1: 1, 0 (missed), 0 (empty truth and prediction counts 0), 0 -> 0.25
     assert s["samples_f1"] == pytest.approx(0.25)
 
@@ -64,20 +63,21 @@ def test_thresholds_take_the_middle_of_the_best_range_not_its_lowest_end():
     thresholds = metrics.tune_thresholds(y_val, s_val)
     # Every threshold in (0.30, 0.80] separates perfectly: the grid's 0.31 ... 0.80, middle 0.55.
     assert thresholds[0] == pytest.approx(0.55)
-    assert thresholds[1] == 0.5                              # no positives: left at 0.5
+    assert thresholds[1] == 0.5  # no positives: left at 0.5
 
 
 def test_few_validation_positives_or_an_inseparable_class_keep_half():
     y_val = np.zeros((60, 3), dtype=int)
-    y_val[:4, 0] = 1                                         # 4 positives: below the floor of 5
-    y_val[:8, 1] = 1                                         # 8 positives the model scores lowest of all
+    y_val[:4, 0] = 1  # 4 positives: below the floor of 5
+    y_val[:8, 1] = 1  # 8 positives the model scores lowest of all
     y_val[:8, 2] = 1
-    s_val = np.column_stack([np.where(y_val[:, 0], 0.2, 0.1), np.where(y_val[:, 1], 0.05, 0.15),
-                             np.where(y_val[:, 2], 0.3, 0.1)])
+    s_val = np.column_stack(
+        [np.where(y_val[:, 0], 0.2, 0.1), np.where(y_val[:, 1], 0.05, 0.15), np.where(y_val[:, 2], 0.3, 0.1)]
+    )
     thresholds = metrics.tune_thresholds(y_val, s_val)
     # Class 1's best F1 is "everything is positive": 2*8 / (2*8 + 52) = 0.24 < 0.3.
     assert thresholds[0] == 0.5 and thresholds[1] == 0.5
-    assert thresholds[2] == pytest.approx(0.2)               # separable, enough support: tuned, mid-range
+    assert thresholds[2] == pytest.approx(0.2)  # separable, enough support: tuned, mid-range
 
 
 def test_the_middle_of_the_longest_run_of_best_values():
@@ -91,46 +91,7 @@ def test_confusions_pair_what_was_missed_with_what_came_instead():
     y_true = np.array([[1, 1, 0, 0], [0, 0, 0, 1], [1, 0, 1, 0]])
     y_pred = np.array([[1, 0, 1, 0], [1, 0, 1, 0], [0, 0, 0, 1]])
     counts = metrics.confusions(y_true, y_pred, classes)
-    assert counts[("Cans/Gold", "Cans/Lemon")] == 1          # parent right on both sides: not listed
+    assert counts[("Cans/Gold", "Cans/Lemon")] == 1  # parent right on both sides: not listed
     assert counts[("No Yerb", "Cans")] == 1 and counts[("No Yerb", "Cans/Lemon")] == 1
     assert counts[("Cans", "No Yerb")] == 1 and counts[("Cans/Lemon", "No Yerb")] == 1
     assert sum(counts.values()) == 5
-
-
-TREE = Hierarchy.of(CLASSES)
-
-
-def test_a_parent_is_raised_to_its_best_child_through_the_chain():
-    fixed = TREE.scores(np.array([[0.1, 0.2, 0.9, 0.0]]))
-    assert fixed[0].tolist() == pytest.approx([0.9, 0.9, 0.9, 0.0])
-
-
-def test_no_yerb_against_a_product_the_higher_score_wins():
-    raw = np.array([[0.6, 0.1, 0.1, 0.9],    # No Yerb higher: the product goes
-                    [0.9, 0.1, 0.1, 0.6],    # product higher: No Yerb goes
-                    [0.7, 0.1, 0.1, 0.7]])   # tie: the product stays
-    _, labels = TREE.decide(raw, 0.5)
-    assert labels.tolist() == [[0, 0, 0, 1], [1, 0, 0, 0], [1, 0, 0, 0]]
-
-
-def test_a_child_above_its_threshold_brings_its_parents_even_with_higher_parent_thresholds():
-    _, labels = TREE.decide(np.array([[0.3, 0.3, 0.3, 0.0]]), np.array([0.9, 0.9, 0.2, 0.5]))
-    assert labels.tolist() == [[1, 1, 1, 0]]
-
-
-def test_every_decision_obeys_the_rules_on_random_scores():
-    rng = np.random.default_rng(0)
-    raw = rng.random((500, len(CLASSES)))
-    fixed, labels = TREE.decide(raw, rng.uniform(0.05, 0.95, len(CLASSES)))
-    for child, parent in TREE.links:
-        assert (fixed[:, parent] >= fixed[:, child]).all()
-        assert (labels[:, parent] >= labels[:, child]).all()
-    assert not (labels[:, 3] & labels[:, :3].any(axis=1)).any()
-
-
-def test_violations_count_images_not_pairs():
-    raw = np.array([[0.2, 0.8, 0.9, 0.0],    # parent below child (twice) and children without parents
-                    [0.9, 0.1, 0.0, 0.8],    # No Yerb with a product
-                    [0.9, 0.8, 0.7, 0.0]])   # fine
-    assert TREE.violations(raw, 0.5) == {"parent_scored_below_child": 1, "child_without_parent": 1,
-                                         "no_yerb_with_product": 1, "any_rule": 2}

@@ -10,16 +10,29 @@ CLASSES = ["Cans", "Cans/Lemon", "No Yerb"]
 
 def _results(f1: dict[str, float], support: dict[str, int]) -> dict:
     per_class = {metrics.metric_key(c): {"f1": f1[c], "support": support[c]} for c in CLASSES}
-    return {"macro_f1": 0.7, "micro_f1": 0.8, "macro_pr_auc": 0.9, "classes_present": 3, "test_images": 40,
-            "per_class": per_class, "macro_f1_interval": [0.61, 0.78]}
+    return {
+        "macro_f1": 0.7,
+        "micro_f1": 0.8,
+        "macro_pr_auc": 0.9,
+        "classes_present": 3,
+        "test_images": 40,
+        "per_class": per_class,
+        "macro_f1_interval": [0.61, 0.78],
+    }
 
 
 def test_the_card_names_the_data_the_interval_and_the_classes_not_to_trust():
     results = _results({"Cans": 0.9, "Cans/Lemon": 0.4, "No Yerb": 0.95}, {"Cans": 12, "Cans/Lemon": 9, "No Yerb": 3})
-    index = {"splits": {"train": {"images": 10, "records": 40, "positives": [20, 8, 16]},
-                        "val": {"images": 5, "records": 5, "positives": [2, 1, 3]},
-                        "test": {"images": 5, "records": 5, "positives": [3, 1, 2]}}}
-    posts = pd.DataFrame({"source": ["directory"] * 3, "date_utc": ["2021-03-04T05:06:07Z", "", "2023-01-01T00:00:00Z"]})
+    index = {
+        "splits": {
+            "train": {"images": 10, "records": 40, "positives": [20, 8, 16]},
+            "val": {"images": 5, "records": 5, "positives": [2, 1, 3]},
+            "test": {"images": 5, "records": 5, "positives": [3, 1, 2]},
+        }
+    }
+    posts = pd.DataFrame(
+        {"source": ["directory"] * 3, "date_utc": ["2021-03-04T05:06:07Z", "", "2023-01-01T00:00:00Z"]}
+    )
     card = model_card.markdown(results, CLASSES, index, posts, "simple_cnn")
     assert "Source: directory; 3 photos scraped, posts dated 2021-03-04 to 2023-01-01" in card
     assert "| Cans | 5 | 2 | 3 |" in card  # train records / 4 (three augmented copies): images, not records

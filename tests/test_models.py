@@ -5,7 +5,6 @@ import pytest
 from yerbnet.errors import UserError
 from yerbnet.models import BACKBONES, CaffeStyle, build_model
 from yerbnet.params import ARCHITECTURES, TrainParams
-from yerbnet.training import WeightedBinaryCrossentropy, positive_weights
 
 TINY_CNN = TrainParams(architecture="simple_cnn", cnn_blocks=2, cnn_filters=4)
 
@@ -16,7 +15,9 @@ def test_params_and_the_registry_name_the_same_architectures():
 
 @pytest.mark.parametrize("head", ["gap", "gap_dense"])
 def test_a_model_maps_raw_pixels_to_one_probability_per_class(head):
-    model = build_model(TrainParams(architecture="simple_cnn", head=head, cnn_blocks=2, cnn_filters=4, dense_units=8), 32, 5)
+    model = build_model(
+        TrainParams(architecture="simple_cnn", head=head, cnn_blocks=2, cnn_filters=4, dense_units=8), 32, 5
+    )
     scores = model.predict(np.full((2, 32, 32, 3), 255.0, dtype=np.float32), verbose=0)
     assert scores.shape == (2, 5)
     assert ((scores > 0) & (scores < 1)).all()
@@ -35,18 +36,22 @@ def test_local_weights_load_by_path_and_a_missing_file_is_named(tmp_path):
         build_model(TrainParams(**{**cfg.__dict__, "weights": str(tmp_path / "missing.weights.h5")}), 32, 3)
 
 
-@pytest.mark.parametrize(("architecture", "factory"), [
-    ("efficientnetv2_b0", keras.applications.EfficientNetV2B0),
-    ("convnext_tiny", keras.applications.ConvNeXtTiny),
-    ("mobilenet_v3_small", keras.applications.MobileNetV3Small),
-    ("mobilenet_v3_large", keras.applications.MobileNetV3Large),
-])
+@pytest.mark.parametrize(
+    ("architecture", "factory"),
+    [
+        ("efficientnetv2_b0", keras.applications.EfficientNetV2B0),
+        ("convnext_tiny", keras.applications.ConvNeXtTiny),
+        ("mobilenet_v3_small", keras.applications.MobileNetV3Small),
+        ("mobilenet_v3_large", keras.applications.MobileNetV3Large),
+    ],
+)
 def test_modern_backbones_load_local_weights_files(tmp_path, architecture, factory):
     """What `train.weights: path` does with the file a connected user downloaded (here: one this test saves)."""
     donor = factory(include_top=False, weights=None, input_shape=(32, 32, 3))
     donor.save_weights(tmp_path / "donor.weights.h5")
-    model = build_model(TrainParams(architecture=architecture, head="gap", weights=str(tmp_path / "donor.weights.h5")),
-                        32, 3)
+    model = build_model(
+        TrainParams(architecture=architecture, head="gap", weights=str(tmp_path / "donor.weights.h5")), 32, 3
+    )
     loaded = model.get_layer(donor.name).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(loaded, donor.get_weights(), strict=True))
 
@@ -58,25 +63,14 @@ def test_resnet50_gets_its_pixels_the_way_keras_preprocesses_them(tmp_path):
     np.testing.assert_allclose(model.get_layer("caffe_style")(pixels), expected, rtol=1e-6)
     tiny = keras.Sequential([keras.Input((32, 32, 3)), CaffeStyle()])
     tiny.save(tmp_path / "tiny.keras")  # a saved model.keras with this layer loads back
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "tiny.keras").predict(pixels, verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.models.load_model(tmp_path / "tiny.keras").predict(pixels, verbose=0), expected, rtol=1e-6
+    )
 
 
 def test_simple_cnn_refuses_pretrained_weights():
     with pytest.raises(UserError, match="must be null for simple_cnn"):
         build_model(TrainParams(architecture="simple_cnn", weights="imagenet"), 32, 3)
-
-
-def test_positive_weights_favour_rare_classes_within_the_cap():
-    assert positive_weights([50, 10, 0], train_images=100, cap=5.0) == [1.0, 5.0, 5.0]
-    assert positive_weights([20], train_images=100, cap=10.0) == [4.0]
-
-
-def test_weighted_bce_equals_bce_with_unit_weights_and_grows_with_the_weight():
-    y_true = np.array([[1.0, 0.0]])
-    y_pred = np.array([[0.3, 0.2]])
-    plain = float(keras.losses.BinaryCrossentropy()(y_true, y_pred))
-    assert float(WeightedBinaryCrossentropy([1.0, 1.0])(y_true, y_pred)) == pytest.approx(plain, rel=1e-5)
-    assert float(WeightedBinaryCrossentropy([3.0, 1.0])(y_true, y_pred)) > plain
 
 
 def test_a_stride_4_stem_at_twice_the_resolution_gives_the_feature_map_of_stride_2():

@@ -17,7 +17,10 @@ def test_the_committed_params_file_is_valid_and_matches_the_defaults():
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"train": {"architecture": "resnet9000"}}, "train.architecture = 'resnet9000'; allowed: simple_cnn | mobilenet_v2"),
+        (
+            {"train": {"architecture": "resnet9000"}},
+            "train.architecture = 'resnet9000'; allowed: simple_cnn | mobilenet_v2",
+        ),
         ({"encode": {"val_fraction": -0.1}}, "encode.val_fraction = -0.1; allowed: a number between 0 and 1"),
         ({"train": {"learning_rat": 0.1}}, "unknown key 'train.learning_rat' (did you mean 'train.learning_rate'?)"),
         ({"train": {"epochs": 0}}, "train.epochs = 0; allowed: an integer > 0"),

@@ -47,8 +47,9 @@ def test_small_learning_rates_set_by_dvc_rerun_only_train_and_evaluate(repo, run
     """DVC writes ``5e-05`` (YAML 1.2): the stages must read it as the number it is."""
     run_ok(["git", "add", "-A"], repo)
     run_ok(["git", "commit", "-qm", "after repro"], repo)
-    out = run_ok(["dvc", "exp", "run", "-S", "train.learning_rate=0.00005",
-                  "-S", "train.fine_tune_learning_rate=0.000001"], repo)
+    out = run_ok(
+        ["dvc", "exp", "run", "-S", "train.learning_rate=0.00005", "-S", "train.fine_tune_learning_rate=0.000001"], repo
+    )
     assert "5e-05" in (repo / "params.yaml").read_text()
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"train", "evaluate"}

@@ -31,7 +31,8 @@ OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9"
 def chromium() -> str:
     """Path of a Chromium; skips when there is none, except in CI (CI=true), where it fails."""
     found = os.environ.get("CHROMIUM") or next(
-        (p for p in map(shutil.which, ["chromium", "chromium-browser", "google-chrome"]) if p), None)
+        (p for p in map(shutil.which, ["chromium", "chromium-browser", "google-chrome"]) if p), None
+    )
     if found is None and os.environ.get("CI") != "true":
         pytest.skip("Chromium is not installed (apt-get install chromium); CI fails here instead")
     assert found is not None, "Chromium is not installed (apt-get install chromium): the offline plots check needs it"
@@ -41,9 +42,21 @@ def chromium() -> str:
 def browse(page: Path, profile: Path, *extra: str) -> str:
     """Open `page` in headless Chromium without network; return stdout (the DOM with --dump-dom)."""
     result = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}", *OFFLINE,
-         "--virtual-time-budget=5000", *extra, page.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            *OFFLINE,
+            "--virtual-time-budget=5000",
+            *extra,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -54,8 +67,12 @@ def dvc(repo: Path, *args: str) -> None:
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
-                   cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 def scratch_repo(dest: Path, paths: list[str]) -> Path:
@@ -122,7 +139,9 @@ def test_class_distribution_diff_shows_revisions_side_by_side(tmp_path: Path) ->
     dvc(repo, "plots", "diff", *counts, "--targets", CLASS_CSV, "-o", str(page.parent))
     dom = browse(page, tmp_path / "profile", "--dump-dom")
     # The template renders as SVG, where each bar is a <path aria-label="images: 80; class: ...; rev: ..." d="M...">.
-    bars = re.findall(r'<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="bar" d="M([\d.]+),', dom)
+    bars = re.findall(
+        r'<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="bar" d="M([\d.]+),', dom
+    )
     assert len(bars) == 3 * (len(rows) - 1), f"{len(bars)} bars drew"
     labels = [dict(part.split(": ", 1) for part in label.split("; ")) for label, _ in bars]
     no_yerb = {d["rev"]: int(d["images"]) for d in labels if d["class"] == "No Yerb" and d["split"] == "train"}

@@ -11,7 +11,8 @@ from PIL import Image
 
 from yerbnet.cli import main
 from yerbnet.errors import UserError
-from yerbnet.predict import Predictor, Skipped, image_paths, load_thresholds, read_image
+from yerbnet.predict import Predictor, Skipped, image_paths, read_image
+from yerbnet.saved_model import load_thresholds
 from yerbnet.sources.images import fit_square
 
 CLASSES = ["Cans", "Cans/Slim", "Cans/Slim/Grapefruit Ginger", "No Yerb"]
@@ -45,7 +46,10 @@ def test_a_folder_with_a_corrupt_file_predicts_the_rest(model_dir, photos, capsy
     code, out, err = _predict(capsys, str(photos), "--model-dir", str(model_dir))
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == [
-        str(photos / "a.png"), str(photos / "b.jpg"), str(photos / "sub" / "c.jpg")]
+        str(photos / "a.png"),
+        str(photos / "b.jpg"),
+        str(photos / "sub" / "c.jpg"),
+    ]
     assert f"skipped {photos / 'broken.jpg'}: not an image format Pillow can read" in err
 
 
@@ -64,24 +68,35 @@ def test_a_missing_path_is_one_line_and_exit_2(model_dir, tmp_path, capsys):
 
 def test_json_answers_obey_the_hierarchy(model_dir, photos, capsys):
     # A threshold this low predicts every class before the rules are applied.
-    code, out, _ = _predict(capsys, str(photos), "--model-dir", str(model_dir), "--format", "json",
-                            "--threshold", "0.01", "--top-k", "4")
+    code, out, _ = _predict(
+        capsys, str(photos), "--model-dir", str(model_dir), "--format", "json", "--threshold", "0.01", "--top-k", "4"
+    )
     rows = json.loads(out)
     assert code == 0 and len(rows) == 3
     for row in rows:
         labels = set(row["labels"])
-        assert ("No Yerb" in labels) != bool(labels - {"No Yerb"})   # No Yerb xor products
+        assert ("No Yerb" in labels) != bool(labels - {"No Yerb"})  # No Yerb xor products
         if "Cans/Slim/Grapefruit Ginger" in labels:
             assert {"Cans", "Cans/Slim"} <= labels
         assert row["scores"]["Cans"] >= row["scores"]["Cans/Slim"] >= row["scores"]["Cans/Slim/Grapefruit Ginger"]
 
 
 def test_csv_with_top_k_adds_the_best_other_scores(model_dir, photos, capsys):
-    code, out, _ = _predict(capsys, str(photos / "b.jpg"), "--model-dir", str(model_dir), "--format", "csv",
-                            "--top-k", "4", "--threshold", "0.99")
+    code, out, _ = _predict(
+        capsys,
+        str(photos / "b.jpg"),
+        "--model-dir",
+        str(model_dir),
+        "--format",
+        "csv",
+        "--top-k",
+        "4",
+        "--threshold",
+        "0.99",
+    )
     (header, row) = list(csv.reader(io.StringIO(out)))
     assert header == ["path", "labels", "scores"]
-    assert row[1] == "" and len(json.loads(row[2])) == 4    # nothing passes 0.99; the four best shown anyway
+    assert row[1] == "" and len(json.loads(row[2])) == 4  # nothing passes 0.99; the four best shown anyway
 
 
 def test_batches_keep_the_order_and_report_skips(model_dir, photos):
@@ -92,18 +107,23 @@ def test_batches_keep_the_order_and_report_skips(model_dir, photos):
     assert [r.path for r in results if not isinstance(r, Skipped)] == [paths[0], paths[2], paths[3]]
 
 
-def test_thresholds_file_layouts(tmp_path):
-    assert load_thresholds(tmp_path, CLASSES).tolist() == [0.5] * 4            # evaluate has not run
+def test_thresholds_default_to_half_until_evaluate_writes_them(tmp_path):
+    assert load_thresholds(tmp_path, CLASSES).tolist() == [0.5] * 4  # evaluate has not run
     (tmp_path / "thresholds.json").write_text(json.dumps({"mode": "tuned", "thresholds": {"Cans": 0.3}}))
     assert load_thresholds(tmp_path, CLASSES).tolist() == [0.3, 0.5, 0.5, 0.5]
-    (tmp_path / "thresholds.json").write_text(json.dumps({"Cans": 0.2}))      # before the "mode" layout
-    assert np.allclose(load_thresholds(tmp_path, CLASSES), [0.2, 0.5, 0.5, 0.5])
+    (tmp_path / "thresholds.json").write_text(json.dumps({"Cans": 0.2}))  # not evaluate's layout
+    with pytest.raises(UserError, match="not a thresholds file"):
+        load_thresholds(tmp_path, CLASSES)
 
 
 # Pillow's transposition that undoes each EXIF orientation; storing a photo with its inverse
 # is what a phone does when it writes the sensor's pixels and only tags how to turn them.
-STORED_AS = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.TRANSPOSE,
-             6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+STORED_AS = {
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
 
 
 def _scene(size: tuple[int, int] = (48, 32)) -> Image.Image:
@@ -135,7 +155,7 @@ def test_predict_sees_odd_photos_as_scrape_stored_them_for_training(model_dir, t
     transparent = scene.convert("RGBA")
     transparent.putalpha(Image.linear_gradient("L").resize(scene.size))
     transparent.save(folder / "alpha.png")
-    Image.fromarray((np.asarray(scene.convert("L"), dtype=np.uint16) * 257)).save(folder / "grey16.png")
+    Image.fromarray(np.asarray(scene.convert("L"), dtype=np.uint16) * 257).save(folder / "grey16.png")
     scene.convert("CMYK").save(folder / "cmyk.jpg", quality=95)
     scene.convert("P", palette=Image.Palette.ADAPTIVE).save(folder / "palette.gif")
     scene.save(folder / "scan.tif")
@@ -147,8 +167,7 @@ def test_predict_sees_odd_photos_as_scrape_stored_them_for_training(model_dir, t
             trained_on = fit_square(stored, predictor.size, "pad").astype(float)
         seen = read_image(folder / row.original, predictor.size, "pad", predictor.limits).astype(float)
         assert np.abs(seen - trained_on).mean() < 2, row.original  # only scrape's JPEG encoding differs
-    assert {p.name for p in image_paths([folder])} == {"alpha.png", "grey16.png", "cmyk.jpg", "palette.gif",
-                                                       "scan.tif"}
+    assert {p.name for p in image_paths([folder])} == {"alpha.png", "grey16.png", "cmyk.jpg", "palette.gif", "scan.tif"}
 
 
 def test_a_decompression_bomb_is_skipped_before_its_pixels_are_decoded(model_dir, tmp_path):

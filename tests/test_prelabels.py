@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from yerbnet import taxonomy
+from yerbnet.classtree import taxonomy
 from yerbnet.cli import main
-from yerbnet.labels.importer import import_labels
+from yerbnet.labels.import_labels import import_labels
 from yerbnet.labels.table import read_labels_table
 from yerbnet.predict import Prediction
 from yerbnet.prelabels import margin, most_specific, most_uncertain_first
@@ -47,17 +47,19 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_most_specific_keeps_what_a_labeller_would_pick():
     assert most_specific(["Cans", "Cans/Slim", "Cans/Slim/Gold", "Bottles"]) == ["Cans/Slim/Gold", "Bottles"]
-    assert most_specific(["Cans"]) == ["Cans"]          # a parent predicted without any flavour stays
+    assert most_specific(["Cans"]) == ["Cans"]  # a parent predicted without any flavour stays
     assert most_specific(["No Yerb"]) == ["No Yerb"]
     assert most_specific([]) == []
 
 
 @pytest.mark.parametrize("threshold", ["0.01", "0.5"])
 def test_azure_jsonl_round_trips_through_import_labels(model_dir, photos, tmp_path, capsys, threshold):
-    code, expected, _ = _run(capsys, str(photos), "--model-dir", str(model_dir), "--format", "json",
-                             "--threshold", threshold)
-    code, out, _ = _run(capsys, str(photos), "--model-dir", str(model_dir), "--format", "azure-jsonl",
-                        "--threshold", threshold)
+    code, expected, _ = _run(
+        capsys, str(photos), "--model-dir", str(model_dir), "--format", "json", "--threshold", threshold
+    )
+    code, out, _ = _run(
+        capsys, str(photos), "--model-dir", str(model_dir), "--format", "azure-jsonl", "--threshold", threshold
+    )
     assert code == 0
     export = tmp_path / "prelabels.jsonl"
     export.write_text(out)
@@ -66,15 +68,18 @@ def test_azure_jsonl_round_trips_through_import_labels(model_dir, photos, tmp_pa
     assert all(len(line["label"]) == len(line["label_confidence"]) for line in lines)
 
     # Scrape stores photos under tidied names and keeps the upload path in posts.csv's `original`.
-    originals = {path.relative_to(photos).as_posix().replace("/", "__").replace(" ", "_"):
-                 path.relative_to(photos).as_posix() for path in photos.rglob("*.*")}
+    originals = {
+        path.relative_to(photos).as_posix().replace("/", "__").replace(" ", "_"): path.relative_to(photos).as_posix()
+        for path in photos.rglob("*.*")
+    }
     report = import_labels(export, originals, tmp_path / "labels")
     assert report["rows_read"] == 6 and report["rows_without_image"] == 0
     imported = read_labels_table(tmp_path / "labels" / "labels.csv")
     predicted = {Path(row["path"]).relative_to(photos).as_posix(): row["labels"] for row in json.loads(expected)}
     assert {originals[name]: labels for name, labels in imported.items()} == {
-        original: sorted(most_specific(labels)) for original, labels in predicted.items() if labels}
-    for name, labels in imported.items():   # the importer's ancestors give back every predicted label
+        original: sorted(most_specific(labels)) for original, labels in predicted.items() if labels
+    }
+    for name, labels in imported.items():  # the importer's ancestors give back every predicted label
         assert taxonomy.expand(labels) == set(predicted[originals[name]])
 
 
@@ -125,14 +130,24 @@ class _Sheet(HTMLParser):
 
 def test_the_contact_sheet_is_one_file_with_inline_thumbnails_least_sure_first(model_dir, photos, tmp_path, capsys):
     sheet = tmp_path / "out" / "sheet.html"
-    code, out, _ = _run(capsys, str(photos), "--model-dir", str(model_dir), "--format", "json", "--sort", "uncertain",
-                        "--html", str(sheet))
+    code, out, _ = _run(
+        capsys,
+        str(photos),
+        "--model-dir",
+        str(model_dir),
+        "--format",
+        "json",
+        "--sort",
+        "uncertain",
+        "--html",
+        str(sheet),
+    )
     assert code == 0
     parser = _Sheet()
     parser.feed(sheet.read_text(encoding="utf-8"))
     # The same order as --sort uncertain; each photo named by its path in the folder given.
     assert parser.names == [Path(row["path"]).relative_to(photos).as_posix() for row in json.loads(out)]
-    assert len(parser.images) == 6 and parser.links == []             # nothing outside the file
+    assert len(parser.images) == 6 and parser.links == []  # nothing outside the file
     for src in parser.images:
         prefix, data = src.split(",", 1)
         assert prefix == "data:image/jpeg;base64"
@@ -145,8 +160,11 @@ def scraped(tmp_path) -> Path:
     raw = tmp_path / "raw"
     rng = np.random.default_rng(5)
     records = []
-    for stored, original in [("trip__IMG_1.jpg", "trip/IMG 1.jpg"), ("trip__IMG_2.jpg", "trip/IMG 2.jpg"),
-                             ("home__IMG_1.jpg", "home/IMG 1.jpg")]:
+    for stored, original in [
+        ("trip__IMG_1.jpg", "trip/IMG 1.jpg"),
+        ("trip__IMG_2.jpg", "trip/IMG 2.jpg"),
+        ("home__IMG_1.jpg", "home/IMG 1.jpg"),
+    ]:
         image = Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8))
         records.append(save_jpeg(image, raw / "images" / stored, original, "directory", stored[:-4], None, 0))
     write_manifest(raw / "posts.csv", records)
@@ -159,14 +177,30 @@ def _export(path: Path, urls: list[str]) -> Path:
 
 
 def test_new_predicts_only_the_photos_the_last_export_does_not_name(model_dir, scraped, tmp_path, capsys):
-    export = _export(tmp_path / "export.jsonl", ["AmlDatastore://workspaceblobstore/UI/0501/trip/IMG 1.jpg",
-                                                 "AmlDatastore://workspaceblobstore/UI/0501/home/IMG 1.jpg"])
-    code, out, err = _run(capsys, "--new", "--raw", str(scraped), "--export", str(export),
-                          "--model-dir", str(model_dir), "--format", "azure-jsonl")
+    export = _export(
+        tmp_path / "export.jsonl",
+        [
+            "AmlDatastore://workspaceblobstore/UI/0501/trip/IMG 1.jpg",
+            "AmlDatastore://workspaceblobstore/UI/0501/home/IMG 1.jpg",
+        ],
+    )
+    code, out, err = _run(
+        capsys,
+        "--new",
+        "--raw",
+        str(scraped),
+        "--export",
+        str(export),
+        "--model-dir",
+        str(model_dir),
+        "--format",
+        "azure-jsonl",
+    )
     assert code == 0
     # Named as the user uploaded it (posts.csv's original), not as scrape stored it.
     assert [json.loads(line)["image_url"] for line in out.splitlines()] == [
-        "AmlDatastore://workspaceblobstore/trip/IMG 2.jpg"]
+        "AmlDatastore://workspaceblobstore/trip/IMG 2.jpg"
+    ]
     assert f"1 photo(s) in {scraped} not named by {export}" in err
     (tmp_path / "prelabels.jsonl").write_text(out)
     manifest = read_manifest(scraped)
@@ -179,14 +213,20 @@ def test_new_reads_the_export_that_params_name(model_dir, scraped, tmp_path, cap
     (tmp_path / "params.yaml").write_text("labels:\n  export: mine.jsonl\n")
     monkeypatch.chdir(tmp_path)
     code, out, err = _run(capsys, "--new", "--raw", "raw", "--model-dir", str(model_dir), "--format", "json")
-    assert (code, out) == (0, "[]\n")                       # every photo is labelled: nothing to do, no error
+    assert (code, out) == (0, "[]\n")  # every photo is labelled: nothing to do, no error
     assert "0 photo(s) in raw not named by mine.jsonl" in err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--new", "photos"], "--new predicts the scraped photos that the labels export does not name; give no paths with it"),
-    ([], "predict: give image files or folders, or --new for the photos not labelled yet"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--new", "photos"],
+            "--new predicts the scraped photos that the labels export does not name; give no paths with it",
+        ),
+        ([], "predict: give image files or folders, or --new for the photos not labelled yet"),
+    ],
+)
 def test_paths_or_new_is_one_line_and_exit_2(model_dir, capsys, args, message):
     with pytest.raises(SystemExit) as exit_:
         main(["predict", *args, "--model-dir", str(model_dir)])

@@ -80,9 +80,23 @@ def azurite(tmp_path: Path) -> Iterator[str]:
     assert AZURITE.exists(), f"{AZURITE} is missing: `make install` installs Azurite with npm ci"
     port = _free_port()
     server = subprocess.Popen(
-        [node, str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         str(tmp_path / "azurite"), "--silent", "--skipApiVersionCheck", "--disableTelemetry"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            node,
+            str(AZURITE),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(tmp_path / "azurite"),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -93,8 +107,10 @@ def azurite(tmp_path: Path) -> Iterator[str]:
             except OSError:
                 assert time.monotonic() < deadline, "Azurite did not listen within 30 s"
                 time.sleep(0.2)
-        yield (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-               f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+        )
     finally:
         server.terminate()
         try:
@@ -106,7 +122,8 @@ def azurite(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_an_azure_blob_remote_gives_a_fresh_clone_the_trained_results_and_git_never_sees_the_key(
-        trained_copy, run_ok, azurite, tmp_path):
+    trained_copy, run_ok, azurite, tmp_path
+):
     # The container is made once per team, as with `az storage container create`: dvc push does not create it.
     BlobServiceClient.from_connection_string(azurite).create_container(CONTAINER)
     origin = trained_copy()

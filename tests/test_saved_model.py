@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,8 +39,9 @@ def test_each_architecture_saves_and_loads_in_a_fresh_process(tmp_path):
     for architecture in BACKBONES:
         folder = tmp_path / architecture
         folder.mkdir()
-        model = build_model(TrainParams(architecture=architecture, head="gap", cnn_blocks=1, cnn_filters=4), SIZE,
-                            len(CLASSES))
+        model = build_model(
+            TrainParams(architecture=architecture, head="gap", cnn_blocks=1, cnn_filters=4), SIZE, len(CLASSES)
+        )
         model.save(folder / "model.keras")
         write_info(folder, ModelInfo(CLASSES, "pad", PhotoLimits(max_pixels=1_000_000, max_side=None)))
         folders.append(str(folder))
@@ -65,8 +65,10 @@ def test_a_trained_backbone_becomes_the_weights_file_of_a_new_run(tmp_path, caps
     assert f"-S train.weights={out}" in capsys.readouterr().out
     started = build_model(TrainParams(architecture="mobilenet_v3_small", head="gap", weights=str(out)), 32, 5)
     backbone = next(layer for layer in trained.layers if hasattr(layer, "layers"))
-    assert all(np.array_equal(a, b) for a, b in zip(started.get_layer(backbone.name).get_weights(),
-                                                     backbone.get_weights(), strict=True))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(started.get_layer(backbone.name).get_weights(), backbone.get_weights(), strict=True)
+    )
 
 
 def test_simple_cnn_has_no_backbone_to_export(tmp_path):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
+from yerbnet.classtree.taxonomy import LEAVES, NO_YERB
 from yerbnet.sources.synthetic import FLAVOURS, SIZES, SyntheticPhoto, _rng, render_photos
-from yerbnet.taxonomy import LEAVES, NO_YERB
 
 INSTALOADER_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_UTC(_\d+)?\.jpg$")
 BASE_CLASSES = {"Cans", "Cans/Slim", "Bottles"}
@@ -76,7 +76,7 @@ def test_posts_share_shortcode_and_date_and_number_carousels(photos: list[Synthe
 
 def test_dates_are_utc_from_2016_and_strictly_increase_per_post(photos: list[SyntheticPhoto]) -> None:
     post_dates = list(dict.fromkeys(p.date_utc for p in photos))  # one per post, in order
-    assert all(d.tzinfo is not None and d.utcoffset() == timezone.utc.utcoffset(None) for d in post_dates)
+    assert all(d.tzinfo is not None and d.utcoffset() == UTC.utcoffset(None) for d in post_dates)
     assert post_dates[0].strftime("%Y-%m-%d") == "2016-01-01"
     assert all(a < b for a, b in zip(post_dates, post_dates[1:]))
 

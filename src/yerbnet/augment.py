@@ -5,7 +5,7 @@ rotated and translated. Each copy's randomness comes from ``(seed, image name, c
 so shards are byte-identical whatever the order or number of worker threads.
 
 One augmentation is a :class:`Draw`, made from ``N_DRAWS`` uniforms by :func:`draw`;
-the online path in :mod:`yerbnet.pipeline` maps its own uniforms through the same
+the online path in :mod:`yerbnet.input_pipeline` maps its own uniforms through the same
 function, so offline copies and on-the-fly ones follow the same distributions.
 """
 
@@ -45,24 +45,30 @@ IN_FLIGHT_PER_WORKER = 4  # images decoded ahead per worker: enough to keep them
 class Draw:
     """One augmentation's random values: floats offline (numpy), one per image online (TF)."""
 
-    turns: Any       # rotation, fraction of a full turn (positive: counter-clockwise)
+    turns: Any  # rotation, fraction of a full turn (positive: counter-clockwise)
     shift_rows: Any  # translation, fraction of the side (positive: down)
     shift_cols: Any  # positive: right
-    scale: Any       # zoom: > 1 enlarges the content
-    mirror: Any      # -1 flips left-right, 1 keeps
+    scale: Any  # zoom: > 1 enlarges the content
+    mirror: Any  # -1 flips left-right, 1 keeps
     brightness: Any  # added to every channel, in pixel levels
-    contrast: Any    # factor on the distance to each channel's mean
+    contrast: Any  # factor on the distance to each channel's mean
 
 
 def draw(u: Any, cfg: AugmentParams) -> Draw:
     """Map uniforms in [0, 1) (last axis ``N_DRAWS``) to augmentations; arithmetic only, so numpy or TF."""
+
     def spread(k: int, half_width: float) -> Any:
         return (2 * u[..., k] - 1) * half_width
 
-    return Draw(turns=spread(0, cfg.rotation), shift_rows=spread(1, cfg.translation),
-                shift_cols=spread(2, cfg.translation), scale=1 + spread(3, cfg.zoom),
-                mirror=1 - 2 * float(cfg.flip) * (u[..., 4] // 0.5),
-                brightness=spread(5, cfg.brightness) * 255, contrast=1 + spread(6, cfg.contrast))
+    return Draw(
+        turns=spread(0, cfg.rotation),
+        shift_rows=spread(1, cfg.translation),
+        shift_cols=spread(2, cfg.translation),
+        scale=1 + spread(3, cfg.zoom),
+        mirror=1 - 2 * float(cfg.flip) * (u[..., 4] // 0.5),
+        brightness=spread(5, cfg.brightness) * 255,
+        contrast=1 + spread(6, cfg.contrast),
+    )
 
 
 def image_rng(seed: int, name: str, copy: int) -> np.random.Generator:
@@ -109,8 +115,9 @@ def warp(pixels: np.ndarray, matrix: np.ndarray, offset: np.ndarray, fill_mode: 
     xy_matrix = matrix[::-1, ::-1]
     xy_offset = (offset - low)[::-1] + 0.5 - xy_matrix @ [0.5, 0.5]
     coefficients = (*xy_matrix[0], xy_offset[0], *xy_matrix[1], xy_offset[1])
-    out = Image.fromarray(region).transform((width, height), Image.Transform.AFFINE, coefficients,
-                                            resample=Image.Resampling.BILINEAR)
+    out = Image.fromarray(region).transform(
+        (width, height), Image.Transform.AFFINE, coefficients, resample=Image.Resampling.BILINEAR
+    )
     return np.asarray(out)
 
 
@@ -146,8 +153,9 @@ def _example(image: bytes, target: np.ndarray, image_id: str) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
-def _records(name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams,
-             image_size: int, copies: int, seed: int) -> list[bytes]:
+def _records(
+    name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams, image_size: int, copies: int, seed: int
+) -> list[bytes]:
     """The original and ``copies`` augmented versions of one image, as serialized examples."""
     path = images_dir / name
     try:
@@ -162,14 +170,25 @@ def _records(name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams
     return records
 
 
-def augment_dataset(encoded: Encoded, images_dir: Path, out_dir: Path, cfg: AugmentParams,
-                    image_size: int, seed: int, workers: int | None = None) -> dict:
+def augment_dataset(
+    encoded: Encoded,
+    images_dir: Path,
+    out_dir: Path,
+    cfg: AugmentParams,
+    image_size: int,
+    seed: int,
+    workers: int | None = None,
+) -> dict:
     """Write every split's shards and the index; return the index.
 
     The index also records ``cfg``: the input pipeline reads the online augmentation from it.
     """
-    index: dict = {"image_size": image_size, "classes": encoded.classes,
-                   "augment": dataclasses.asdict(cfg), "splits": {}}
+    index: dict = {
+        "image_size": image_size,
+        "classes": encoded.classes,
+        "augment": dataclasses.asdict(cfg),
+        "splits": {},
+    }
     workers = workers or os.cpu_count() or 1
     # The index is written last: without it, shards left by an interrupted run are no data set.
     (out_dir / INDEX).unlink(missing_ok=True)
@@ -180,15 +199,13 @@ def augment_dataset(encoded: Encoded, images_dir: Path, out_dir: Path, cfg: Augm
                 raise UserError(f"split '{split}' has no images; add data or change encode.*_fraction")
             copies = cfg.copies if split == "train" else 0
             targets = encoded.targets(split)
-            work = partial(_records, images_dir=images_dir, cfg=cfg, image_size=image_size,
-                           copies=copies, seed=seed)
+            work = partial(_records, images_dir=images_dir, cfg=cfg, image_size=image_size, copies=copies, seed=seed)
             jobs = ordered_map(pool, work, rows["image"], targets, window=workers * IN_FLIGHT_PER_WORKER)
             total = len(rows) * (1 + copies)
             with tqdm(total=total, desc=f"augment {split}", unit="img") as progress:
                 shards = write_shards(_counted(jobs, progress), total, out_dir, split, cfg.shard_size)
             positives = (targets.sum(axis=0) * (1 + copies)).astype(int).tolist()
-            index["splits"][split] = {"images": len(rows), "records": total,
-                                      "positives": positives, "shards": shards}
+            index["splits"][split] = {"images": len(rows), "records": total, "positives": positives, "shards": shards}
     files.write_json(out_dir / INDEX, index)
     return index
 
@@ -200,8 +217,7 @@ def _counted(jobs: Iterable[list[bytes]], progress: tqdm) -> Iterator[bytes]:
         progress.update(len(records))
 
 
-def write_shards(records: Iterator[bytes], total: int, out_dir: Path, split: str,
-                 shard_size: int) -> list[dict]:
+def write_shards(records: Iterator[bytes], total: int, out_dir: Path, split: str, shard_size: int) -> list[dict]:
     """Stream records into ``<split>-NNNNN-of-MMMMM.tfrecord`` files, each renamed into place when full."""
     count = max(1, math.ceil(total / shard_size))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -43,16 +43,18 @@ def _labels_export(raw: Path) -> Path:
     return Path(export) if export else raw / SYNTHETIC_EXPORT
 
 
-def _predictions(predictor: Predictor, paths: Iterator[Path], args: argparse.Namespace,
-                 bar: bool) -> Iterator[Prediction]:
+def _predictions(
+    predictor: Predictor, paths: Iterator[Path], args: argparse.Namespace, bar: bool
+) -> Iterator[Prediction]:
     """Predictions in order; skipped files reported on stderr as they come."""
     from tqdm import tqdm
 
     from yerbnet.predict import Skipped
 
     # Only on a terminal (tqdm's disable=None): the count is unknown up front.
-    results = tqdm(predictor.predict(paths, args.batch_size), unit="img", disable=None if bar else True,
-                   file=sys.stderr)
+    results = tqdm(
+        predictor.predict(paths, args.batch_size), unit="img", disable=None if bar else True, file=sys.stderr
+    )
     for result in results:
         if isinstance(result, Skipped):
             results.write(f"skipped {result.path}: {result.reason}", file=sys.stderr)
@@ -62,8 +64,11 @@ def _predictions(predictor: Predictor, paths: Iterator[Path], args: argparse.Nam
 
 def _row(prediction: Prediction, top_k: int) -> dict:
     extra = [c for c in list(prediction.scores)[:top_k] if c not in prediction.labels]
-    return {"path": str(prediction.path), "labels": prediction.labels,
-            "scores": {c: round(prediction.scores[c], 4) for c in prediction.labels + extra}}
+    return {
+        "path": str(prediction.path),
+        "labels": prediction.labels,
+        "scores": {c: round(prediction.scores[c], 4) for c in prediction.labels + extra},
+    }
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -99,8 +104,13 @@ def _predict(args: argparse.Namespace) -> int:
         elif args.format == "csv":
             writer.writerow([row["path"], ";".join(row["labels"]), json.dumps(row["scores"], ensure_ascii=False)])
         elif args.format == "azure-jsonl":
-            print(prelabels.azure_jsonl_line(prediction, prelabels.relative_path(prediction.path, folders, uploads),
-                                             prelabels.URL_PREFIX if args.url_prefix is None else args.url_prefix))
+            print(
+                prelabels.azure_jsonl_line(
+                    prediction,
+                    prelabels.relative_path(prediction.path, folders, uploads),
+                    prelabels.URL_PREFIX if args.url_prefix is None else args.url_prefix,
+                )
+            )
         else:
             print(f"{row['path']}\t{_table_cell(row)}")
         count += 1
@@ -128,8 +138,10 @@ def _classes(args: argparse.Namespace) -> int:
     print(f"{'class':40s} {'train':>6s} {'val':>6s} {'test':>6s}")
     for name in report["classes"]:
         depth = name.count("/")
-        print(f"{'  ' * depth + name.rsplit('/', 1)[-1]:40s} "
-              + " ".join(f"{counts[s][name]:6d}" for s in ("train", "val", "test")))
+        print(
+            f"{'  ' * depth + name.rsplit('/', 1)[-1]:40s} "
+            + " ".join(f"{counts[s][name]:6d}" for s in ("train", "val", "test"))
+        )
     return 0
 
 
@@ -141,8 +153,12 @@ def _report(args: argparse.Namespace) -> int:
     results = json.loads(args.details.read_text(encoding="utf-8"))
     if "run" not in results:
         raise UserError(f"{args.details}: written by an older evaluate stage; rerun it (dvc repro evaluate)")
-    print(report.header(results), report.overall_table(results), report.per_class_table(results, results["classes"]),
-          sep="\n\n")
+    print(
+        report.header(results),
+        report.overall_table(results),
+        report.per_class_table(results, results["classes"]),
+        sep="\n\n",
+    )
     return 0
 
 
@@ -160,8 +176,7 @@ def _export(args: argparse.Namespace) -> int:
     out = args.out or Path("export") / args.format
     model = export_bundle(args.model_dir, out, args.format)
     size = sum(f.stat().st_size for f in model.rglob("*")) if model.is_dir() else model.stat().st_size
-    print(f"{out}: {model.name} ({size / 2**20:.1f} MiB) with classes.json, thresholds.json, hierarchy.json, "
-          "README.md")
+    print(f"{out}: {model.name} ({size / 2**20:.1f} MiB) with classes.json, thresholds.json, hierarchy.json, README.md")
     return 0
 
 
@@ -171,23 +186,38 @@ def main(argv: list[str] | None = None) -> int:
     predict = commands.add_parser("predict", help="print the products found in images")
     predict.add_argument("paths", nargs="*", type=Path, help="image files or folders (searched recursively)")
     predict.add_argument("--model-dir", type=Path, default=Path("models"))
-    predict.add_argument("--format", choices=("table", "json", "csv", "azure-jsonl"), default="table",
-                         help="azure-jsonl: pre-labels as Azure ML Data Labeling's JSON Lines export")
+    predict.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "azure-jsonl"),
+        default="table",
+        help="azure-jsonl: pre-labels as Azure ML Data Labeling's JSON Lines export",
+    )
     predict.add_argument("--top-k", type=int, default=0, help="also show the k best scores, predicted or not")
-    predict.add_argument("--threshold", type=float,
-                         help="one threshold for all classes (default: models/thresholds.json, else 0.5)")
+    predict.add_argument(
+        "--threshold", type=float, help="one threshold for all classes (default: models/thresholds.json, else 0.5)"
+    )
     predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--sort", choices=("input", "uncertain"), default="input",
-                         help="uncertain: closest to a class threshold first (holds every result until the end)")
+    predict.add_argument(
+        "--sort",
+        choices=("input", "uncertain"),
+        default="input",
+        help="uncertain: closest to a class threshold first (holds every result until the end)",
+    )
     predict.add_argument("--html", type=Path, help="also write a contact sheet (one HTML file), least sure first")
-    predict.add_argument("--new", action="store_true",
-                         help="predict the scraped photos (--raw) that the labels export does not name")
+    predict.add_argument(
+        "--new", action="store_true", help="predict the scraped photos (--raw) that the labels export does not name"
+    )
     predict.add_argument("--raw", type=Path, default=Path("data/raw"), help="with --new: scrape's output")
-    predict.add_argument("--export", type=Path,
-                         help="with --new: the labels export (default: labels.export in params.yaml, "
-                              "else data/raw/labels.csv)")
-    predict.add_argument("--url-prefix", help="azure-jsonl: put before each photo's path, where the photos are "
-                                              "uploaded (default: AmlDatastore://workspaceblobstore/)")
+    predict.add_argument(
+        "--export",
+        type=Path,
+        help="with --new: the labels export (default: labels.export in params.yaml, else data/raw/labels.csv)",
+    )
+    predict.add_argument(
+        "--url-prefix",
+        help="azure-jsonl: put before each photo's path, where the photos are "
+        "uploaded (default: AmlDatastore://workspaceblobstore/)",
+    )
     predict.set_defaults(run=_predict)
     export = commands.add_parser("export", help="write the model, its preprocessing and rules as a bundle to deploy")
     export.add_argument("--format", choices=FORMATS, required=True)
@@ -198,8 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     classes.add_argument("--encoded", type=Path, default=Path("data/encoded"))
     classes.set_defaults(run=_classes)
     report = commands.add_parser("report", help="print the latest evaluation's metrics tables")
-    report.add_argument("--details", type=Path, default=Path("reports/evaluation.json"),
-                        help="the evaluate stage's full results (default: %(default)s)")
+    report.add_argument(
+        "--details",
+        type=Path,
+        default=Path("reports/evaluation.json"),
+        help="the evaluate stage's full results (default: %(default)s)",
+    )
     report.set_defaults(run=_report)
     backbone = commands.add_parser("backbone", help="save a trained model's backbone as a train.weights file")
     backbone.add_argument("out", type=Path, help="where to write it (ends in .weights.h5)")

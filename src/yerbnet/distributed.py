@@ -26,9 +26,17 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
 
 
-def fit_across_workers(model: keras.Model, strategy: tf.distribute.Strategy, train_data: tf.data.Dataset, *,
-                       validation_data: tf.data.Dataset, initial_epoch: int, epochs: int, steps_per_epoch: int,
-                       callbacks: list[keras.callbacks.Callback]) -> keras.callbacks.History:
+def fit_across_workers(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    train_data: tf.data.Dataset,
+    *,
+    validation_data: tf.data.Dataset,
+    initial_epoch: int,
+    epochs: int,
+    steps_per_epoch: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> keras.callbacks.History:
     """``model.fit(...)`` for ``MultiWorkerMirroredStrategy``: each worker runs this in step with the others.
 
     Every worker reads the same pipeline and keeps its share of each global batch (data
@@ -47,8 +55,9 @@ def fit_across_workers(model: keras.Model, strategy: tf.distribute.Strategy, tra
     def test_step(batch: tuple[tf.Tensor, ...]) -> None:
         strategy.run(model.test_step, args=(batch,))
 
-    everything = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=True, model=model,
-                                              verbose=2, epochs=epochs, steps=steps_per_epoch)
+    everything = keras.callbacks.CallbackList(
+        callbacks, add_history=True, add_progbar=True, model=model, verbose=2, epochs=epochs, steps=steps_per_epoch
+    )
     model.stop_training = False
     everything.on_train_begin()
     for epoch in range(initial_epoch, epochs):

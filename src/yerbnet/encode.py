@@ -17,13 +17,19 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
-from yerbnet import files, taxonomy
+from yerbnet import files
+from yerbnet.classtree import taxonomy
 from yerbnet.errors import UserError
 from yerbnet.params import EncodeParams
 
 SPLITS = ("train", "val", "test")
 DATASET = "dataset.csv"
-DATASET_COLUMNS = ("image", "shortcode", "split", "labels")  # then one 0/1 column per class, so no class takes these names
+DATASET_COLUMNS = (
+    "image",
+    "shortcode",
+    "split",
+    "labels",
+)  # then one 0/1 column per class, so no class takes these names
 CLASSES = "classes.json"
 
 
@@ -60,8 +66,10 @@ def merge_label(label: str, merge: dict[str, str]) -> str:
     while (source := _merge_source(label, merge)) is not None and merge[source] != label:
         label = merge[source]
         if label in path:
-            raise UserError(f"params.yaml: encode.merge sends {' -> '.join(path + [label])}, a cycle; "
-                            "allowed: merges that end at a label")
+            raise UserError(
+                f"params.yaml: encode.merge sends {' -> '.join(path + [label])}, a cycle; "
+                "allowed: merges that end at a label"
+            )
         path.append(label)
     return label
 
@@ -82,8 +90,7 @@ def fold_rare(label_sets: list[list[str]], min_count: int) -> tuple[list[list[st
     while min_count > 0:
         counts = Counter(label for labels in label_sets for label in labels)
         has_children = {taxonomy.parent(c) for c in counts}
-        rare = sorted(c for c, n in counts.items()
-                      if n < min_count and c not in has_children and taxonomy.parent(c))
+        rare = sorted(c for c, n in counts.items() if n < min_count and c not in has_children and taxonomy.parent(c))
         step = {}
         for label in rare:
             other = f"{taxonomy.parent(label)}{taxonomy.SEPARATOR}Other"
@@ -114,8 +121,9 @@ def group_ids(shortcodes: list[str], hashes: list[str]) -> list[int]:
     return [find(i) for i in range(len(shortcodes))]
 
 
-def split_groups(targets: np.ndarray, groups: list[int], val_fraction: float,
-                 test_fraction: float, seed: int) -> list[str]:
+def split_groups(
+    targets: np.ndarray, groups: list[int], val_fraction: float, test_fraction: float, seed: int
+) -> list[str]:
     """Assign a split to each image, stratifying over groups by their union of labels.
 
     Iterative stratification keeps class proportions close to the fractions; then whole
@@ -157,8 +165,9 @@ def _cover_every_split(group_targets: np.ndarray, sizes: np.ndarray, assignment:
         assignment[group] = split
 
 
-def _next_move(group_targets: np.ndarray, sizes: np.ndarray, assignment: np.ndarray,
-               rank: np.ndarray) -> tuple[int, int] | None:
+def _next_move(
+    group_targets: np.ndarray, sizes: np.ndarray, assignment: np.ndarray, rank: np.ndarray
+) -> tuple[int, int] | None:
     """The smallest group that can give a missing class to a split, rarest class first."""
     presence = np.stack([group_targets[assignment == s].sum(axis=0) for s in range(len(SPLITS))])
     held = group_targets.sum(axis=0)
@@ -190,12 +199,15 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
     groups = group_ids(posts.loc[images, "shortcode"].tolist(), posts.loc[images, "sha256"].tolist())
     splits = split_groups(targets, groups, cfg.val_fraction, cfg.test_fraction, seed)
 
-    frame = pd.DataFrame({
-        "image": images,
-        "shortcode": posts.loc[images, "shortcode"].tolist(),
-        "split": splits,
-        "labels": [json.dumps(labels_) for labels_ in label_sets],
-    }, columns=list(DATASET_COLUMNS))
+    frame = pd.DataFrame(
+        {
+            "image": images,
+            "shortcode": posts.loc[images, "shortcode"].tolist(),
+            "split": splits,
+            "labels": [json.dumps(labels_) for labels_ in label_sets],
+        },
+        columns=list(DATASET_COLUMNS),
+    )
     frame = pd.concat([frame, pd.DataFrame(targets, columns=classes)], axis=1)
     counts = {s: {c: int(frame.loc[frame["split"] == s, c].sum()) for c in classes} for s in SPLITS}
     report = {
@@ -203,9 +215,13 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
         "parents": {c: taxonomy.parent(c) for c in classes},
         "counts": counts,
         "images": {s: int((frame["split"] == s).sum()) for s in SPLITS},
-        "merges": {source: {"to": merge_label(source, cfg.merge), "images": _holding(given, source)}
-                   for source in sorted(cfg.merge)},
-        "folds": {source: {"to": target, "images": _holding(ruled, source)} for source, target in sorted(folds.items())},
+        "merges": {
+            source: {"to": merge_label(source, cfg.merge), "images": _holding(given, source)}
+            for source in sorted(cfg.merge)
+        },
+        "folds": {
+            source: {"to": target, "images": _holding(ruled, source)} for source, target in sorted(folds.items())
+        },
         "no_yerb_conflicts": sum(_conflict(g, cfg.merge) for g in given),
         "below_min_count": [c for c in classes if sum(counts[s][c] for s in SPLITS) < cfg.min_count],
         "missing_from_splits": _missing_from_splits(frame, classes, groups, counts),
@@ -215,8 +231,10 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
 
 def _holding(label_sets: list[list[str]], source: str) -> int:
     """Images with ``source`` or a label below it."""
-    return sum(any(label == source or label.startswith(source + taxonomy.SEPARATOR) for label in labels)
-               for labels in label_sets)
+    return sum(
+        any(label == source or label.startswith(source + taxonomy.SEPARATOR) for label in labels)
+        for labels in label_sets
+    )
 
 
 def _conflict(labels: list[str], merge: dict[str, str]) -> bool:
@@ -224,16 +242,20 @@ def _conflict(labels: list[str], merge: dict[str, str]) -> bool:
     return taxonomy.NO_YERB in merged and len(merged) > 1
 
 
-def _missing_from_splits(frame: pd.DataFrame, classes: list[str], groups: list[int],
-                         counts: dict[str, dict[str, int]]) -> dict[str, dict]:
+def _missing_from_splits(
+    frame: pd.DataFrame, classes: list[str], groups: list[int], counts: dict[str, dict[str, int]]
+) -> dict[str, dict]:
     """Classes absent from some split, with how many groups and images hold them (why they could not spread)."""
     missing = {}
     for c in classes:
         absent = [s for s in SPLITS if counts[s][c] == 0]
         if absent:
             held = frame[c].to_numpy() == 1
-            missing[c] = {"splits": absent, "groups": len({g for g, h in zip(groups, held) if h}),
-                          "images": int(held.sum())}
+            missing[c] = {
+                "splits": absent,
+                "groups": len({g for g, h in zip(groups, held) if h}),
+                "images": int(held.sum()),
+            }
     return missing
 
 
@@ -257,15 +279,18 @@ def read_encoded(out_dir: Path) -> Encoded:
     if not path.exists():
         raise UserError(f"{path}: not found; run the encode stage first")
     classes = json.loads((out_dir / CLASSES).read_text(encoding="utf-8"))["classes"]
-    frame = pd.read_csv(path, dtype={"image": str, "shortcode": str, "split": str, "labels": str},
-                        keep_default_na=False)
+    frame = pd.read_csv(
+        path, dtype={"image": str, "shortcode": str, "split": str, "labels": str}, keep_default_na=False
+    )
     return Encoded(frame, classes)
 
 
 def distribution_table(report: dict) -> pd.DataFrame:
     """Images per class and split in long form (class, split, images): what the DVC bar plot draws."""
-    return pd.DataFrame([{"class": c, "split": s, "images": report["counts"][s][c]}
-                         for c in report["classes"] for s in SPLITS], columns=["class", "split", "images"])
+    return pd.DataFrame(
+        [{"class": c, "split": s, "images": report["counts"][s][c]} for c in report["classes"] for s in SPLITS],
+        columns=["class", "split", "images"],
+    )
 
 
 def write_distribution(report: dict, table_path: Path, image_path: Path) -> None:
@@ -279,8 +304,12 @@ def write_distribution(report: dict, table_path: Path, image_path: Path) -> None
     figure = Figure(figsize=(8, 1.2 + 0.45 * len(classes)))
     axes = figure.subplots()
     for k, split in enumerate(SPLITS):
-        axes.barh([i + (1 - k) * height for i in range(len(classes))],
-                  [report["counts"][split][c] for c in classes], height=height, label=split)
+        axes.barh(
+            [i + (1 - k) * height for i in range(len(classes))],
+            [report["counts"][split][c] for c in classes],
+            height=height,
+            label=split,
+        )
     axes.set_yticks(range(len(classes)), labels=classes)
     axes.set_xlabel("images")
     axes.set_title("Images per class and split")

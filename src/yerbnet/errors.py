@@ -33,10 +33,12 @@ def reported_as_exit() -> Iterator[None]:
         if refused is None:
             raise
         where = f" writing {refused}" if refused else ""
-        _exit(f"no space left on the device{where}; free some space (df -h) and rerun "
-              "(outputs are written to a temporary file and renamed, so no half-written file was kept)",
-              # h5py objects left open by the failed write crash the interpreter's teardown: skip it.
-              hard=True)
+        _exit(
+            f"no space left on the device{where}; free some space (df -h) and rerun "
+            "(outputs are written to a temporary file and renamed, so no half-written file was kept)",
+            # h5py objects left open by the failed write crash the interpreter's teardown: skip it.
+            hard=True,
+        )
 
 
 def full_disk_file(exc: BaseException) -> str | None:
@@ -57,8 +59,9 @@ def full_disk_file(exc: BaseException) -> str | None:
 def _exit(message: str, hard: bool = False) -> None:
     stage = os.environ.get("DVC_STAGE")
     if stage:
-        message += (f" (dvc repro removed the stage's previous outputs before running it; "
-                    f"`dvc checkout {stage}` restores them)")
+        message += (
+            f" (dvc repro removed the stage's previous outputs before running it; `dvc checkout {stage}` restores them)"
+        )
     print(f"error: {message}", file=sys.stderr)
     if hard:
         sys.stdout.flush()

@@ -21,11 +21,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from yerbnet import files
+from yerbnet.classtree.decisions import Hierarchy
+from yerbnet.classtree.taxonomy import NO_YERB
 from yerbnet.errors import UserError
-from yerbnet.hierarchy import Hierarchy
-from yerbnet.predict import load_thresholds
-from yerbnet.saved_model import CLASSES_FILE, MODEL_FILE, THRESHOLDS_FILE, ModelInfo, load_model, read_info, write_info
-from yerbnet.taxonomy import NO_YERB
+from yerbnet.saved_model import (
+    CLASSES_FILE,
+    MODEL_FILE,
+    THRESHOLDS_FILE,
+    ModelInfo,
+    load_model,
+    load_thresholds,
+    read_info,
+    write_info,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -85,11 +93,10 @@ def square_image(image: tf.Tensor, size: int, resize: str) -> tf.Tensor:
 
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     side = tf.maximum(height, width) if resize == "pad" else tf.minimum(height, width)
-    pixels = tf.transpose(tf.cast(image, tf.float32), [2, 0, 1])                           # [3, h, w]
+    pixels = tf.transpose(tf.cast(image, tf.float32), [2, 0, 1])  # [3, h, w]
     rows = _resample(pixels, _coefficients(width, _shift(width, side, resize), side, size))  # [3, h, size]
-    square = _resample(tf.transpose(rows, [0, 2, 1]),
-                       _coefficients(height, _shift(height, side, resize), side, size))
-    return tf.transpose(square, [2, 1, 0])                                                  # [size, size, 3]
+    square = _resample(tf.transpose(rows, [0, 2, 1]), _coefficients(height, _shift(height, side, resize), side, size))
+    return tf.transpose(square, [2, 1, 0])  # [size, size, 3]
 
 
 def _shift(length: tf.Tensor, side: tf.Tensor, resize: str) -> tf.Tensor:
@@ -123,8 +130,8 @@ def _coefficients(length: tf.Tensor, offset: tf.Tensor, side: tf.Tensor, size: i
     rest = tent(position) * tf.cast((position >= 0) & (position < side), tf.int32)
     whole = tf.zeros_like(rest)
     for step in (7, 7, 7, 1):  # whole = rest * 2**22 // total, in steps that stay within int32
-        rest *= 2 ** step
-        whole = whole * 2 ** step + rest // total
+        rest *= 2**step
+        whole = whole * 2**step + rest // total
         rest %= total
     return whole + tf.cast(2 * rest >= total, tf.int32)  # rounded half up, as Pillow
 
@@ -144,7 +151,7 @@ def _resample(pixels: tf.Tensor, coefficients: tf.Tensor) -> tf.Tensor:
     parts = tf.cast(tf.concat([coefficients // 256, coefficients % 256], axis=0), tf.float32)
     sums = tf.cast(tf.matmul(pixels, parts, transpose_b=True), tf.int32)
     total = sums[:, :, :size] * 256 + sums[:, :, size:] + 2 ** (BITS - 1)
-    return tf.cast(tf.clip_by_value(total // 2 ** BITS, 0, 255), tf.float32)
+    return tf.cast(tf.clip_by_value(total // 2**BITS, 0, 255), tf.float32)
 
 
 def serving_function(model: keras.Model, size: int, resize: str) -> tf.types.experimental.PolymorphicFunction:
@@ -208,8 +215,9 @@ def _check_replaceable(out: Path) -> None:
     if not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder; choose another path")
     if any(out.iterdir()) and not (out / HIERARCHY_FILE).is_file():
-        raise UserError(f"--out {out}: a folder that is not a yerbnet export (no {HIERARCHY_FILE}); "
-                        "choose another path or empty it")
+        raise UserError(
+            f"--out {out}: a folder that is not a yerbnet export (no {HIERARCHY_FILE}); choose another path or empty it"
+        )
 
 
 def _replace(bundle: Path, out: Path) -> None:
@@ -228,11 +236,11 @@ def _readme(fmt: str, info: ModelInfo, size: int) -> str:
 
     load = {
         "savedmodel": 'serve = tf.saved_model.load("savedmodel").signatures["serving_default"]\n'
-                      'scores = serve(image=tf.constant(photo))["scores"].numpy()',
+        'scores = serve(image=tf.constant(photo))["scores"].numpy()',
         "tflite": 'runner = tf.lite.Interpreter(model_path="model.tflite").get_signature_runner()\n'
-                  'scores = runner(image=photo)["scores"]',
+        'scores = runner(image=photo)["scores"]',
         "onnx": 'session = onnxruntime.InferenceSession("model.onnx")\n'
-                'scores = session.run(["scores"], {"image": photo})[0]',
+        'scores = session.run(["scores"], {"image": photo})[0]',
     }[fmt]
     limit = f"{info.limits.max_side} px" if info.limits.max_side else "no limit"
     return f"""# yerbnet model ({fmt})
@@ -250,7 +258,7 @@ Finds Guayakí products in a photo: {len(info.classes)} classes, multi-label, in
 ## Input and output
 
 - Input `image`: one photo, `uint8 [height, width, 3]`, RGB, any size.
-  The graph squares it ({'pads it with black around' if info.resize == 'pad' else 'crops the centre of'} the photo,
+  The graph squares it ({"pads it with black around" if info.resize == "pad" else "crops the centre of"} the photo,
   `resize: {info.resize}`) and resizes it to {size} x {size} with Pillow's bilinear filter, exactly.
 - Output `scores`: `float32 [{len(info.classes)}]`, one sigmoid score per class in `{CLASSES_FILE}` order,
   before the class-tree rules.

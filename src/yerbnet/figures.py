@@ -28,9 +28,9 @@ TRAIN_CURVES = ("loss", "macro_f1", "pr_auc")
 class Mistake:
     """One image the model got wrong, with what to write on it."""
 
-    image: np.ndarray   # uint8 H x W x 3
-    file: str           # the photo's name as the user knows it
-    kind: str           # "false positive" | "false negative"
+    image: np.ndarray  # uint8 H x W x 3
+    file: str  # the photo's name as the user knows it
+    kind: str  # "false positive" | "false negative"
     cls: str
     score: float
     truth: list[str]
@@ -59,8 +59,13 @@ def per_class_f1(per_class: dict[str, dict], path: Path) -> None:
     for bar, name in zip(bars, names):
         m = per_class[name]
         bar.set_fill(bool(m["supported"]))
-        ax.text(min(m["f1"], 0.80) + 0.01, bar.get_y() + bar.get_height() / 2,
-                f"{m['f1']:.2f}  n={m['support']}", va="center", fontsize=7)
+        ax.text(
+            min(m["f1"], 0.80) + 0.01,
+            bar.get_y() + bar.get_height() / 2,
+            f"{m['f1']:.2f}  n={m['support']}",
+            va="center",
+            fontsize=7,
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1 on the test split; n = test images (hollow: none)")
     _save(fig, path)
@@ -70,8 +75,7 @@ def pr_curves(y_true: np.ndarray, scores: np.ndarray, classes: list[str], path: 
     """One small precision-recall panel per class with test positives, titled with its AP and support."""
     shown = [c for c in range(len(classes)) if y_true[:, c].any()]
     rows = max(1, math.ceil(len(shown) / columns))
-    fig, axes = _figure(rows, columns, figsize=(2.6 * columns, 2.4 * rows), squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = _figure(rows, columns, figsize=(2.6 * columns, 2.4 * rows), squeeze=False, sharex=True, sharey=True)
     for ax in axes.flat:
         ax.set_visible(False)
     for ax, c in zip(axes.flat, shown):
@@ -136,8 +140,11 @@ def mistakes(found: list[Mistake], path: Path, columns: int = 4) -> None:
     for ax, m in zip(axes.flat, found):
         ax.imshow(m.image)
         name = m.file if len(m.file) <= 40 else "..." + m.file[-37:]
-        ax.set_title(f"{name}\n{m.kind}: {m.cls} ({m.score:.2f})\ntrue: {', '.join(m.truth) or '-'}\n"
-                     f"predicted: {', '.join(m.predicted) or '-'}", fontsize=7)
+        ax.set_title(
+            f"{name}\n{m.kind}: {m.cls} ({m.score:.2f})\ntrue: {', '.join(m.truth) or '-'}\n"
+            f"predicted: {', '.join(m.predicted) or '-'}",
+            fontsize=7,
+        )
     if not found:
         axes.flat[0].text(0.5, 0.5, "no false positives or negatives to show", ha="center")
     _save(fig, path)

@@ -55,5 +55,7 @@ def require_free_space(folder: Path, needed: int, what: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise UserError(f"{folder}: {free / 2**20:.0f} MiB free on its device, {what} needs about "
-                        f"{needed / 2**20:.0f} MiB; free some space (df -h) and rerun")
+        raise UserError(
+            f"{folder}: {free / 2**20:.0f} MiB free on its device, {what} needs about "
+            f"{needed / 2**20:.0f} MiB; free some space (df -h) and rerun"
+        )

@@ -25,7 +25,7 @@ from yerbnet.errors import UserError
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 MIN_VAL_SUPPORT = 5  # fewer validation positives than this: the class keeps 0.5
-MIN_VAL_F1 = 0.3     # best validation F1 below this: the class keeps 0.5
+MIN_VAL_F1 = 0.3  # best validation F1 below this: the class keeps 0.5
 
 
 def metric_key(class_name: str) -> str:
@@ -38,8 +38,10 @@ def check_keys(classes: list[str]) -> None:
     for name in classes:
         other = seen.setdefault(metric_key(name), name)
         if other != name:
-            raise UserError(f"classes '{other}' and '{name}' share the metric key '{metric_key(name)}'; "
-                            "rename one (merge it with encode.merge)")
+            raise UserError(
+                f"classes '{other}' and '{name}' share the metric key '{metric_key(name)}'; "
+                "rename one (merge it with encode.merge)"
+            )
 
 
 def present(y_true: np.ndarray) -> np.ndarray:
@@ -49,22 +51,31 @@ def present(y_true: np.ndarray) -> np.ndarray:
 
 def average_precision(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per-class area under the precision-recall curve; 0.0 for a class with no positives."""
-    return np.array([
-        float(average_precision_score(y_true[:, c], scores[:, c])) if y_true[:, c].any() else 0.0
-        for c in range(y_true.shape[1])
-    ])
+    return np.array(
+        [
+            float(average_precision_score(y_true[:, c], scores[:, c])) if y_true[:, c].any() else 0.0
+            for c in range(y_true.shape[1])
+        ]
+    )
 
 
-def per_class(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
-              classes: list[str]) -> dict[str, dict[str, float]]:
+def per_class(
+    y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray, classes: list[str]
+) -> dict[str, dict[str, float]]:
     """Precision, recall, F1, support, average precision and ``supported`` (1 or 0) per class."""
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, average=None, labels=range(len(classes)), zero_division=0.0
     )
     ap = average_precision(y_true, scores)
     return {
-        name: {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
-               "support": int(support[c]), "average_precision": float(ap[c]), "supported": int(support[c] > 0)}
+        name: {
+            "precision": float(precision[c]),
+            "recall": float(recall[c]),
+            "f1": float(f1[c]),
+            "support": int(support[c]),
+            "average_precision": float(ap[c]),
+            "supported": int(support[c] > 0),
+        }
         for c, name in enumerate(classes)
     }
 
@@ -72,9 +83,10 @@ def per_class(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
 def overall(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Averaged F1s, subset accuracy, Hamming loss and macro PR-AUC; macro means over present classes."""
     labels = present(y_true)
-    f1 = {avg: float(f1_score(y_true, y_pred, average=avg, labels=labels if avg == "macro" else None,
-                              zero_division=0.0))
-          for avg in ("macro", "micro", "weighted", "samples")}
+    f1 = {
+        avg: float(f1_score(y_true, y_pred, average=avg, labels=labels if avg == "macro" else None, zero_division=0.0))
+        for avg in ("macro", "micro", "weighted", "samples")
+    }
     ap = average_precision(y_true, scores)
     return {
         "macro_f1": f1["macro"],
@@ -88,8 +100,9 @@ def overall(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> dict[
     }
 
 
-def bootstrap_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, rounds: int = 1000, seed: int = 0,
-                       level: float = 0.95) -> tuple[float, float]:
+def bootstrap_macro_f1(
+    y_true: np.ndarray, y_pred: np.ndarray, rounds: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile interval of macro F1 (over the classes with test positives) with test images resampled.
 
     Each round draws how often every image is picked (a multinomial), so all rounds are one
@@ -109,8 +122,9 @@ def binarize(scores: np.ndarray, thresholds: np.ndarray | float) -> np.ndarray:
     return (scores >= thresholds).astype(np.int8)
 
 
-def tune_thresholds(y_true: np.ndarray, scores: np.ndarray, min_support: int = MIN_VAL_SUPPORT,
-                    min_f1: float = MIN_VAL_F1) -> np.ndarray:
+def tune_thresholds(
+    y_true: np.ndarray, scores: np.ndarray, min_support: int = MIN_VAL_SUPPORT, min_f1: float = MIN_VAL_F1
+) -> np.ndarray:
     """Per class, the grid threshold with the best F1 on these (validation) scores, robustly.
 
     A small validation split makes many thresholds tie: the middle of the widest tied run is

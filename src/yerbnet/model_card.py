@@ -19,7 +19,8 @@ SPLITS = ("train", "val", "test")
 SYNTHETIC_LIMITS = (
     "The embedded data set is drawn by code (`scrape.source: synthetic`): flat-coloured products on "
     "simple scenes. Scores on it say that the pipeline works, not how the model does on real photos; "
-    "`benchmarks/realistic_quality.py` measures that on photos nobody drew for the model (README).")
+    "`benchmarks/realistic_quality.py` measures that on photos nobody drew for the model (README)."
+)
 
 
 def unreliable(results: dict, classes: list[str]) -> list[tuple[str, str]]:
@@ -46,7 +47,7 @@ def markdown(results: dict, classes: list[str], index: dict, posts: pd.DataFrame
         "# Model card",
         "## What it is for",
         f"Tells which Guayakí products ({len(classes)} classes: cans, slim cans and bottles by flavour, or "
-        "\"No Yerb\") appear in a photo, as labels that respect the class tree: the Keras model "
+        '"No Yerb") appear in a photo, as labels that respect the class tree: the Keras model '
         f"`{model_name}` in `models/model.keras`, used through `yerbnet predict`. It helps people "
         "label and count posts; it is not meant to decide anything about a person in a photo.",
         "## The data it saw",
@@ -57,11 +58,13 @@ def markdown(results: dict, classes: list[str], index: dict, posts: pd.DataFrame
         f"- macro F1 {results['macro_f1']:.3f} (95 % bootstrap interval over test images {low:.3f} to {high:.3f}), "
         f"over {results['classes_present']} classes with test images",
         f"- micro F1 {results['micro_f1']:.3f}; macro PR-AUC {results['macro_pr_auc']:.3f}; "
-        f"\"No Yerb\" F1 {results['per_class'][metric_key('No Yerb')]['f1']:.3f}"
-        if "No Yerb" in classes else f"- micro F1 {results['micro_f1']:.3f}",
+        f'"No Yerb" F1 {results["per_class"][metric_key("No Yerb")]["f1"]:.3f}'
+        if "No Yerb" in classes
+        else f"- micro F1 {results['micro_f1']:.3f}",
         f"- {results['test_images']} test images; per-class figures in `reports/evaluation.md`",
         "## Classes it is unreliable on",
-        "\n".join(f"- {name}: {why}" for name, why in weak) if weak
+        "\n".join(f"- {name}: {why}" for name, why in weak)
+        if weak
         else f"None: every class has at least {MIN_SUPPORT} test images and a test F1 of {MIN_F1} or more.",
         "## Limits",
         (SYNTHETIC_LIMITS + " " if "synthetic" in sources else "")

@@ -1,4 +1,4 @@
-"""The model zoo: one registry entry per backbone, two heads, sigmoid multi-label outputs.
+"""The model zoo: one registry entry per backbone, three heads (gap, gap_dense, gmp), sigmoid multi-label outputs.
 
 Every model takes raw pixels in [0, 255] and rescales them itself to the range its
 backbone was trained on, so predict never has to know the architecture.
@@ -58,8 +58,9 @@ def _to_caffe_style(x: keras.KerasTensor) -> keras.KerasTensor:
     return CaffeStyle(name="caffe_style")(x)
 
 
-def _application(factory: Callable[..., keras.Model],
-                 preprocess: Callable[[keras.KerasTensor], keras.KerasTensor] | None) -> Backbone:
+def _application(
+    factory: Callable[..., keras.Model], preprocess: Callable[[keras.KerasTensor], keras.KerasTensor] | None
+) -> Backbone:
     def build(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
         if preprocess is not None:
             x = preprocess(x)
@@ -135,7 +136,9 @@ def resolve_weights(weights: str | None) -> str | None:
         return weights
     path = Path(weights)
     if not path.is_file():
-        raise UserError(f"params.yaml: train.weights = {weights!r}: file not found; allowed: null | imagenet | a weights file")
+        raise UserError(
+            f"params.yaml: train.weights = {weights!r}: file not found; allowed: null | imagenet | a weights file"
+        )
     if not path.name.endswith(".h5"):
         raise UserError(f"params.yaml: train.weights = {weights!r}; allowed: a '.weights.h5' or '.h5' file")
     return str(path)

@@ -22,8 +22,17 @@ from yerbnet.errors import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
-ARCHITECTURES = ("simple_cnn", "mobilenet_v2", "xception", "efficientnet_b0", "resnet50",
-                 "efficientnetv2_b0", "convnext_tiny", "mobilenet_v3_small", "mobilenet_v3_large")
+ARCHITECTURES = (
+    "simple_cnn",
+    "mobilenet_v2",
+    "xception",
+    "efficientnet_b0",
+    "resnet50",
+    "efficientnetv2_b0",
+    "convnext_tiny",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+)
 
 
 def _positive(value: float) -> bool:
@@ -51,14 +60,27 @@ class SyntheticParams:
 @dataclass(frozen=True)
 class ScrapeParams:
     source: Literal["synthetic", "instagram", "directory"] = "synthetic"
-    profile: str = field(default="guayaki", metadata=_check(lambda v: re.fullmatch(r"[A-Za-z0-9._]{1,30}", v) is not None, "an Instagram user name (letters, digits, '.', '_')"))
-    max_posts: int | None = field(default=None, metadata=_check(lambda v: v is None or v > 0, "an integer > 0, or null for every post"))
+    profile: str = field(
+        default="guayaki",
+        metadata=_check(
+            lambda v: re.fullmatch(r"[A-Za-z0-9._]{1,30}", v) is not None,
+            "an Instagram user name (letters, digits, '.', '_')",
+        ),
+    )
+    max_posts: int | None = field(
+        default=None, metadata=_check(lambda v: v is None or v > 0, "an integer > 0, or null for every post")
+    )
     session_user: str | None = None
     videos: Literal["skip", "thumbnail"] = "skip"
     # A dependency in dvc.yaml, so it must always name a folder that exists (the repo ships an empty photos/).
     directory: str = field(default="photos", metadata=_check(lambda v: v.strip() != "", "a folder path"))
-    max_pixels: int = field(default=64_000_000, metadata=_check(lambda v: 0 < v <= 178_956_970, "an integer from 1 to 178956970 (Pillow's own hard limit)"))
-    max_side: int | None = field(default=1440, metadata=_check(lambda v: v is None or v >= 32, "an integer >= 32, or null to keep full size"))
+    max_pixels: int = field(
+        default=64_000_000,
+        metadata=_check(lambda v: 0 < v <= 178_956_970, "an integer from 1 to 178956970 (Pillow's own hard limit)"),
+    )
+    max_side: int | None = field(
+        default=1440, metadata=_check(lambda v: v is None or v >= 32, "an integer >= 32, or null to keep full size")
+    )
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 
@@ -88,12 +110,18 @@ class EncodeParams:
 @dataclass(frozen=True)
 class AugmentParams:
     copies: int = field(default=3, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
-    rotation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5"))
-    translation: float = field(default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of the image side, 0 to 0.5"))
+    rotation: float = field(
+        default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5")
+    )
+    translation: float = field(
+        default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of the image side, 0 to 0.5")
+    )
     # Off by default: a flipped product label reads backwards.
     flip: bool = False
     zoom: float = field(default=0.3, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
-    brightness: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the 0-255 range, 0 to 1"))
+    brightness: float = field(
+        default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the 0-255 range, 0 to 1")
+    )
     contrast: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the contrast, 0 to 1"))
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
     resize: Literal["pad", "crop"] = "pad"
@@ -107,15 +135,30 @@ class TrainParams:
     head: Literal["gap", "gap_dense", "gmp"] = "gmp"
     weights: str | None = None
     # With weights loaded: train the head on a frozen backbone first, then fine-tune.
-    warmup_epochs: int = field(default=3, metadata=_check(_non_negative, "an integer >= 0 (epochs with the backbone frozen)"))
+    warmup_epochs: int = field(
+        default=3, metadata=_check(_non_negative, "an integer >= 0 (epochs with the backbone frozen)")
+    )
     unfreeze_layers: int | Literal["all"] = field(
-        default="all", metadata=_check(lambda v: v == "all" or v >= 0, "'all' or an integer >= 0 (backbone layers fine-tuned, from the top)"))
+        default="all",
+        metadata=_check(
+            lambda v: v == "all" or v >= 0, "'all' or an integer >= 0 (backbone layers fine-tuned, from the top)"
+        ),
+    )
     fine_tune_learning_rate: float = field(default=1e-5, metadata=_check(_positive, "a number > 0"))
-    alpha: float = field(default=0.35, metadata=_check(lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"))
-    cnn_blocks: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)"))
+    alpha: float = field(
+        default=0.35,
+        metadata=_check(
+            lambda v: v in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), "0.35 | 0.5 | 0.75 | 1.0 | 1.3 | 1.4 (MobileNetV2 width)"
+        ),
+    )
+    cnn_blocks: int = field(
+        default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)")
+    )
     cnn_filters: int = field(default=16, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
     # A stride-4 stem at twice the resolution costs what stride 2 does, and keeps small products' pixels.
-    cnn_stem_stride: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 4, "an integer from 1 to 4 (simple_cnn stem stride)"))
+    cnn_stem_stride: int = field(
+        default=2, metadata=_check(lambda v: 1 <= v <= 4, "an integer from 1 to 4 (simple_cnn stem stride)")
+    )
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
     dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
     batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
@@ -126,8 +169,9 @@ class TrainParams:
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
     epochs: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
     patience: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
-    monitor: Literal["val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy",
-                     "val_product_recall", "val_no_yerb_recall"] = "val_pr_auc"
+    monitor: Literal[
+        "val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy", "val_product_recall", "val_no_yerb_recall"
+    ] = "val_pr_auc"
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
     # float16 compute with float32 weights, outputs and loss: a GPU's tensor cores; slower on a CPU.
     mixed_precision: bool = False
@@ -193,9 +237,7 @@ def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise UserError(
-                f"{source}: unknown key '{prefix}{key}'{hint}; allowed keys: {', '.join(fields)}"
-            )
+            raise UserError(f"{source}: unknown key '{prefix}{key}'{hint}; allowed keys: {', '.join(fields)}")
     values = {}
     for name, f in fields.items():
         if name not in raw:
@@ -249,7 +291,9 @@ def _describe(hint: Any) -> str:
         return " | ".join(str(v) for v in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(_describe(option) for option in typing.get_args(hint))
-    return {bool: "true | false", int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(hint, str(hint))
+    return {bool: "true | false", int: "an integer", float: "a number", str: "a string", type(None): "null"}.get(
+        hint, str(hint)
+    )
 
 
 def changed_from_defaults(params: Any, defaults: Any = None, prefix: str = "") -> dict[str, Any]:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from yerbnet.classtree.decisions import Hierarchy
 from yerbnet.errors import UserError
-from yerbnet.hierarchy import Hierarchy
-from yerbnet.saved_model import MODEL_FILE, THRESHOLDS_FILE, load_model, read_info
+from yerbnet.parallel import ordered_map
+from yerbnet.saved_model import MODEL_FILE, load_model, load_thresholds, read_info
 from yerbnet.sources.images import IMAGE_SUFFIXES, PhotoLimits, UnusableImage, fit_square, load_rgb
 
 READ_THREADS = 2  # the machines this runs on have 2 cores; more threads only contend
@@ -23,8 +22,8 @@ READ_THREADS = 2  # the machines this runs on have 2 cores; more threads only co
 @dataclass(frozen=True)
 class Prediction:
     path: Path
-    labels: list[str]            # predicted, hierarchy-consistent, highest score first
-    scores: dict[str, float]     # every class (parents raised to their best child), highest first
+    labels: list[str]  # predicted, hierarchy-consistent, highest score first
+    scores: dict[str, float]  # every class (parents raised to their best child), highest first
 
 
 @dataclass(frozen=True)
@@ -57,23 +56,6 @@ def _walk(targets: list[Path]) -> Iterator[Path]:
                     yield Path(folder) / name
 
 
-def load_thresholds(model_dir: Path, classes: list[str]) -> np.ndarray:
-    """The evaluate stage's per-class thresholds; 0.5 for every class when it has not run.
-
-    Files from before the ``{"mode", "thresholds"}`` layout are a bare ``{class: value}``.
-    """
-    path = model_dir / THRESHOLDS_FILE
-    if not path.exists():
-        return np.full(len(classes), 0.5)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        saved = saved.get("thresholds", saved)
-        return np.array([float(saved.get(c, 0.5)) for c in classes])
-    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
-        raise UserError(f"{path}: not a thresholds file (expected {{\"thresholds\": {{class: number}}}}); "
-                        "rerun the evaluate stage") from None
-
-
 def read_image(path: Path, size: int, resize: str, limits: PhotoLimits) -> np.ndarray:
     """The photo as training saw it: normalised as scrape did (upright, RGB, within the limits),
     then squared (``pad`` or ``crop``) and resized to ``size`` as augment did."""
@@ -91,8 +73,9 @@ class Predictor:
         self.classes, self.resize, self.limits = info.classes, info.resize, info.limits
         self.size = int(self.model.input_shape[1])
         self.hierarchy = Hierarchy.of(self.classes)
-        self.thresholds = (np.full(len(self.classes), threshold) if threshold is not None
-                           else load_thresholds(model_dir, self.classes))
+        self.thresholds = (
+            np.full(len(self.classes), threshold) if threshold is not None else load_thresholds(model_dir, self.classes)
+        )
 
     def predict(self, paths: Iterator[Path] | list[Path], batch_size: int = 32) -> Iterator[Prediction | Skipped]:
         """Yield a :class:`Prediction` per readable image (in order) and a :class:`Skipped` per unreadable
@@ -108,18 +91,13 @@ class Predictor:
                 batch = []
         yield from self._flush(batch)
 
-    def _read_ahead(self, paths: Iterator[Path] | list[Path], window: int) -> Iterator[tuple[Path, np.ndarray | Skipped]]:
-        """Decode in two threads while the model runs (Pillow releases the GIL); at most ``window``
-        images in flight, so memory does not grow with the folder."""
+    def _read_ahead(
+        self, paths: Iterator[Path] | list[Path], window: int
+    ) -> Iterator[tuple[Path, np.ndarray | Skipped]]:
+        """Decode in threads while the model runs (Pillow releases the GIL); at most ``window`` images in
+        flight, so memory does not grow with the folder."""
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            pending: deque[tuple[Path, Future]] = deque()
-            for path in paths:
-                pending.append((path, pool.submit(self._read, path)))
-                if len(pending) >= window:
-                    path, future = pending.popleft()
-                    yield path, future.result()
-            for path, future in pending:
-                yield path, future.result()
+            yield from ordered_map(pool, lambda path: (path, self._read(path)), paths, window=window)
 
     def _read(self, path: Path) -> np.ndarray | Skipped:
         try:
@@ -136,5 +114,6 @@ class Predictor:
         fixed, labels = self.hierarchy.decide(raw, self.thresholds)
         for (path, _), row, chosen in zip(batch, fixed, labels):
             order = np.argsort(-row, kind="stable")
-            yield Prediction(path, [self.classes[i] for i in order if chosen[i]],
-                             {self.classes[i]: float(row[i]) for i in order})
+            yield Prediction(
+                path, [self.classes[i] for i in order if chosen[i]], {self.classes[i]: float(row[i]) for i in order}
+            )

@@ -16,7 +16,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from yerbnet import files, taxonomy
+from yerbnet import files
+from yerbnet.classtree import taxonomy
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.matching import Matcher
 from yerbnet.predict import Prediction
@@ -39,8 +40,9 @@ def new_images(raw_dir: Path, export: Path) -> dict[Path, PurePosixPath]:
     originals = dict(zip(manifest["file"], manifest["original"]))
     matcher = Matcher(originals)
     seen = {matcher.match(url).file for url, _ in read_export(export).rows}
-    return {raw_dir / IMAGES_DIR / name: PurePosixPath(originals[name]) for name in sorted(originals)
-            if name not in seen}
+    return {
+        raw_dir / IMAGES_DIR / name: PurePosixPath(originals[name]) for name in sorted(originals) if name not in seen
+    }
 
 
 def closest_call(prediction: Prediction, thresholds: dict[str, float]) -> str:
@@ -79,13 +81,24 @@ def relative_path(path: Path, folders: list[Path], uploads: dict[Path, PurePosix
 def azure_jsonl_line(prediction: Prediction, relative: PurePosixPath, url_prefix: str = URL_PREFIX) -> str:
     """One line of Azure's labeled-dataset JSON Lines: the photo's datastore URL, labels and their scores."""
     labels = most_specific(prediction.labels)
-    return json.dumps({"image_url": url_prefix + relative.as_posix(), "label": labels,
-                       "label_confidence": [round(prediction.scores[label], 4) for label in labels]},
-                      ensure_ascii=False)
+    return json.dumps(
+        {
+            "image_url": url_prefix + relative.as_posix(),
+            "label": labels,
+            "label_confidence": [round(prediction.scores[label], 4) for label in labels],
+        },
+        ensure_ascii=False,
+    )
 
 
-def write_contact_sheet(path: Path, predictions: list[Prediction], thresholds: dict[str, float],
-                        limits: PhotoLimits, folders: list[Path], uploads: dict[Path, PurePosixPath]) -> None:
+def write_contact_sheet(
+    path: Path,
+    predictions: list[Prediction],
+    thresholds: dict[str, float],
+    limits: PhotoLimits,
+    folders: list[Path],
+    uploads: dict[Path, PurePosixPath],
+) -> None:
     """One self-contained HTML page: a thumbnail (JPEG data URI) per photo with its labels and scores,
     least sure first, each named by :func:`relative_path`. Written card by card, so only the
     predictions are held in memory (the page takes about 5 KB per photo)."""
@@ -100,11 +113,13 @@ def write_contact_sheet(path: Path, predictions: list[Prediction], thresholds: d
 def _card(prediction: Prediction, thresholds: dict[str, float], limits: PhotoLimits, name: PurePosixPath) -> str:
     closest = closest_call(prediction, thresholds)
     labels = "".join(f"<li>{html.escape(c)} <b>{prediction.scores[c]:.2f}</b></li>" for c in prediction.labels)
-    return (f'<figure>{_thumbnail(prediction.path, limits)}<figcaption>'
-            f'<p class="name" title="{html.escape(str(prediction.path))}">{html.escape(str(name))}</p>'
-            f'<ul>{labels or "<li class=none>nothing predicted</li>"}</ul>'
-            f'<p class="margin">closest call: {html.escape(closest)} {prediction.scores[closest]:.2f} '
-            f'vs threshold {thresholds[closest]:.2f}</p></figcaption></figure>\n')
+    return (
+        f"<figure>{_thumbnail(prediction.path, limits)}<figcaption>"
+        f'<p class="name" title="{html.escape(str(prediction.path))}">{html.escape(str(name))}</p>'
+        f"<ul>{labels or '<li class=none>nothing predicted</li>'}</ul>"
+        f'<p class="margin">closest call: {html.escape(closest)} {prediction.scores[closest]:.2f} '
+        f"vs threshold {thresholds[closest]:.2f}</p></figcaption></figure>\n"
+    )
 
 
 def _thumbnail(path: Path, limits: PhotoLimits) -> str:

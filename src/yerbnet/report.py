@@ -12,8 +12,16 @@ from pathlib import Path
 
 from yerbnet.metrics import MIN_VAL_SUPPORT, metric_key
 
-OVERALL = ("macro_f1", "micro_f1", "weighted_f1", "samples_f1", "subset_accuracy", "hamming_loss",
-           "macro_pr_auc", "classes_present")
+OVERALL = (
+    "macro_f1",
+    "micro_f1",
+    "weighted_f1",
+    "samples_f1",
+    "subset_accuracy",
+    "hamming_loss",
+    "macro_pr_auc",
+    "classes_present",
+)
 RULES = {
     "parent_scored_below_child": "a parent scored below one of its children",
     "child_without_parent": "a class predicted without its parent",
@@ -33,8 +41,10 @@ def _number(value: float) -> str:
 
 def overall_table(results: dict) -> str:
     """Overall metrics at the selected thresholds, at 0.5 and at the thresholds tuned on val."""
-    rows = [[name, _number(results[name]), _number(results["at_half"][name]), _number(results["at_tuned"][name])]
-            for name in OVERALL]
+    rows = [
+        [name, _number(results[name]), _number(results["at_half"][name]), _number(results["at_tuned"][name])]
+        for name in OVERALL
+    ]
     return _table(["metric", "selected", "at 0.5", "tuned on val"], rows)
 
 
@@ -44,21 +54,37 @@ def per_class_table(results: dict, classes: list[str]) -> str:
     rows = []
     for name in classes:
         m = results["per_class"][metric_key(name)]
-        scores = ([_number(m[k]) for k in ("precision", "recall", "f1", "average_precision")]
-                  if m["supported"] else ["n/a (no test positives)", "", "", ""])
+        scores = (
+            [_number(m[k]) for k in ("precision", "recall", "f1", "average_precision")]
+            if m["supported"]
+            else ["n/a (no test positives)", "", "", ""]
+        )
         few = m["val_support"] < MIN_VAL_SUPPORT
-        rows.append([name, str(m["support"]), str(m["val_support"]), f"{m['threshold']:.2f}{' *' if few else ''}",
-                     *scores, _number(results["at_half"]["per_class"][metric_key(name)]["f1"]) if m["supported"] else ""])
-    table = _table(["class", "test images", "val images", "threshold", "precision", "recall", "F1", "AP", "F1 at 0.5"],
-                   rows)
-    return table + (f"\n\n\\* fewer than {MIN_VAL_SUPPORT} validation images: the threshold was not tuned (kept 0.5), "
-                    "and this class's figures rest on very few images.")
+        rows.append(
+            [
+                name,
+                str(m["support"]),
+                str(m["val_support"]),
+                f"{m['threshold']:.2f}{' *' if few else ''}",
+                *scores,
+                _number(results["at_half"]["per_class"][metric_key(name)]["f1"]) if m["supported"] else "",
+            ]
+        )
+    table = _table(
+        ["class", "test images", "val images", "threshold", "precision", "recall", "F1", "AP", "F1 at 0.5"], rows
+    )
+    return table + (
+        f"\n\n\\* fewer than {MIN_VAL_SUPPORT} validation images: the threshold was not tuned (kept 0.5), "
+        "and this class's figures rest on very few images."
+    )
 
 
 def rules_table(results: dict) -> str:
     n = results["test_images"]
-    rows = [[text, str(results["rule_breaks"][key]), f"{100 * results['rule_breaks'][key] / max(n, 1):.1f} %"]
-            for key, text in RULES.items()]
+    rows = [
+        [text, str(results["rule_breaks"][key]), f"{100 * results['rule_breaks'][key] / max(n, 1):.1f} %"]
+        for key, text in RULES.items()
+    ]
     return _table(["rule broken by the raw model", "test images", "share"], rows)
 
 
@@ -69,8 +95,10 @@ def confusion_table(confusions: Counter[tuple[str, str]], top: int = 10) -> str:
 
 def image_counts(index: dict) -> dict[str, list[int]]:
     """Images per class in each split (not TFRecord records: every train image has ``copies + 1``)."""
-    return {split: [n // (info["records"] // max(info["images"], 1)) for n in info["positives"]]
-            for split, info in index["splits"].items()}
+    return {
+        split: [n // (info["records"] // max(info["images"], 1)) for n in info["positives"]]
+        for split, info in index["splits"].items()
+    }
 
 
 def counts_table(classes: list[str], counts: dict[str, list[int]]) -> str:
@@ -84,39 +112,68 @@ def header(results: dict) -> str:
     """Which run this is: experiment, changed params, data, date, kept epoch."""
     run = results["run"]
     changed = ", ".join(f"`{k}={v}`" for k, v in run.get("changed_params", {}).items()) or "none (the defaults)"
-    lines = [f"- experiment: {run.get('experiment', 'unknown')}", f"- params changed from the defaults: {changed}",
-             f"- data: {run.get('data', 'unknown')}", f"- date: {run.get('date', 'unknown')}"]
+    lines = [
+        f"- experiment: {run.get('experiment', 'unknown')}",
+        f"- params changed from the defaults: {changed}",
+        f"- data: {run.get('data', 'unknown')}",
+        f"- date: {run.get('date', 'unknown')}",
+    ]
     if results.get("restored_epoch") is not None:
         lines.append(f"- model: the weights of epoch {results['restored_epoch']} (the best `train.monitor`)")
     return "\n".join(lines)
 
 
 def figure_links(figures_dir: Path, report_dir: Path) -> str:
-    names = {"per_class_f1.png": "F1 per class", "precision_recall.png": "precision-recall per class",
-             "mistakes.png": "mistakes by true and predicted class", "train_curves.png": "training curves",
-             "worst_errors.png": "worst errors"}
-    return " · ".join(f"[{text}]({Path(os.path.relpath(figures_dir / name, report_dir)).as_posix()})"
-                      for name, text in names.items() if (figures_dir / name).exists())
+    names = {
+        "per_class_f1.png": "F1 per class",
+        "precision_recall.png": "precision-recall per class",
+        "mistakes.png": "mistakes by true and predicted class",
+        "train_curves.png": "training curves",
+        "worst_errors.png": "worst errors",
+    }
+    return " · ".join(
+        f"[{text}]({Path(os.path.relpath(figures_dir / name, report_dir)).as_posix()})"
+        for name, text in names.items()
+        if (figures_dir / name).exists()
+    )
 
 
-def markdown(results: dict, classes: list[str], mode: str, confusions: Counter[tuple[str, str]],
-             counts: dict[str, list[int]], figures_dir: Path, report_dir: Path) -> str:
+def markdown(
+    results: dict,
+    classes: list[str],
+    mode: str,
+    confusions: Counter[tuple[str, str]],
+    counts: dict[str, list[int]],
+    figures_dir: Path,
+    report_dir: Path,
+) -> str:
     """The whole ``reports/evaluation.md``."""
     low, high = results["macro_f1_interval"]
-    return "\n\n".join([
-        "# Evaluation on the test split", header(results),
-        f"{results['test_images']} test images: macro F1 **{results['macro_f1']:.3f}** (95 % bootstrap interval "
-        f"over test images {low:.3f} to {high:.3f}). Selected thresholds: **{mode}** (`evaluate.threshold`); "
-        "tuned thresholds maximise each class's F1 on the validation split. Predictions are made "
-        "hierarchy-consistent before scoring (see README, Predict).",
-        "Figures: " + figure_links(figures_dir, report_dir),
-        "## Overall", overall_table(results),
-        "## Per class (selected thresholds)", per_class_table(results, classes),
-        "## Largest confusions",
-        "Per image, each missed class paired with each class predicted in its place; "
-        "`(nothing)` on the left is a false alarm where nothing was missed, on the right a miss "
-        "with nothing predicted instead.",
-        confusion_table(confusions),
-        "## How often the raw model broke the hierarchy rules (selected thresholds)", rules_table(results),
-        "## Images per class and split", counts_table(classes, counts),
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Evaluation on the test split",
+                header(results),
+                f"{results['test_images']} test images: macro F1 **{results['macro_f1']:.3f}** "
+                f"(95 % bootstrap interval over test images {low:.3f} to {high:.3f}). "
+                f"Selected thresholds: **{mode}** (`evaluate.threshold`); tuned thresholds maximise each class's F1 "
+                "on the validation split. Predictions are made hierarchy-consistent before scoring "
+                "(docs/experiments.md, Thresholds and the class tree).",
+                "Figures: " + figure_links(figures_dir, report_dir),
+                "## Overall",
+                overall_table(results),
+                "## Per class (selected thresholds)",
+                per_class_table(results, classes),
+                "## Largest confusions",
+                "Per image, each missed class paired with each class predicted in its place; "
+                "`(nothing)` on the left is a false alarm where nothing was missed, on the right a miss "
+                "with nothing predicted instead.",
+                confusion_table(confusions),
+                "## How often the raw model broke the hierarchy rules (selected thresholds)",
+                rules_table(results),
+                "## Images per class and split",
+                counts_table(classes, counts),
+            ]
+        )
+        + "\n"
+    )

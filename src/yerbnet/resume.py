@@ -4,8 +4,8 @@ After every epoch the train stage leaves in its backup folder all that the next 
 depends on: model and optimizer weights, the best epoch's weights, the early-stopping
 counters, and the dvclive log so far (DVC deletes a stage's outputs, the log among them,
 before it reruns the stage). Together with per-epoch data order
-(:func:`yerbnet.pipeline.split_dataset`) and per-epoch dropout seeds
-(:class:`yerbnet.training.EpochSeededRandomness`), a resumed run ends with the same
+(:func:`yerbnet.input_pipeline.split_dataset`) and per-epoch dropout seeds
+(:class:`yerbnet.train.EpochSeededRandomness`), a resumed run ends with the same
 weights and log as an uninterrupted one.
 """
 
@@ -87,11 +87,20 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         log = f"dvclive-{epoch + 1}"
         shutil.rmtree(self.folder / log, ignore_errors=True)  # a copy a kill cut short, before a resume
         shutil.copytree(self.live_dir, self.folder / log)
-        files.write_json(self.folder / STATE, {
-            "phase": self.phase, "epoch": epoch + 1, "stopped": bool(self.model.stop_training),
-            "wait": self.wait, "best": None if self.best is None else float(self.best),
-            "best_epoch": self.best_epoch, "weights": weights, "best_weights": best, "log": log,
-        })
+        files.write_json(
+            self.folder / STATE,
+            {
+                "phase": self.phase,
+                "epoch": epoch + 1,
+                "stopped": bool(self.model.stop_training),
+                "wait": self.wait,
+                "best": None if self.best is None else float(self.best),
+                "best_epoch": self.best_epoch,
+                "weights": weights,
+                "best_weights": best,
+                "log": log,
+            },
+        )
         for old in self.folder.iterdir():
             if old.is_dir() and old.name != log:
                 shutil.rmtree(old)

@@ -25,8 +25,11 @@ from yerbnet.errors import UserError
 DATASTORE = "workspaceblobstore"
 URL_COLUMNS = ("url", "image_url", "absolute_url")
 LABEL_COLUMNS = ("label", "labels")
-FORMS = ("COCO JSON (images, annotations, categories)", "JSON Lines (image_url and label per line)",
-         "CSV (a Url and a Label column)")
+FORMS = (
+    "COCO JSON (images, annotations, categories)",
+    "JSON Lines (image_url and label per line)",
+    "CSV (a Url and a Label column)",
+)
 
 Row = tuple[str, list[str]]  # (image URL or path, labels) as the export gives them
 
@@ -64,7 +67,9 @@ def parse_label_cell(cell: str) -> list[str]:
             except (ValueError, SyntaxError):
                 raise UserError(f"cannot read label list {cell!r}") from None
         if not isinstance(parsed, (list, tuple)) or not all(isinstance(label, str) for label in parsed):
-            raise UserError(f"label list {cell!r} holds {_first_non_string(parsed)!r}; allowed: a list of label strings")
+            raise UserError(
+                f"label list {cell!r} holds {_first_non_string(parsed)!r}; allowed: a list of label strings"
+            )
         return [label.strip() for label in parsed if label.strip()]
     separator = ";" if ";" in text else ","
     return [label.strip() for label in text.split(separator) if label.strip()]

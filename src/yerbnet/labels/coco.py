@@ -31,13 +31,16 @@ def parse_coco(doc: dict, source: str) -> list[Row]:
     names = _category_names(doc["categories"], source)
     labels: dict[Any, list[str]] = {image_id: [] for image_id in urls}
     for i, annotation in enumerate(doc["annotations"]):
-        image_id, category_id = _get_id(annotation, "image_id", source, f"annotations[{i}]"), \
-            _get_id(annotation, "category_id", source, f"annotations[{i}]")
+        image_id, category_id = (
+            _get_id(annotation, "image_id", source, f"annotations[{i}]"),
+            _get_id(annotation, "category_id", source, f"annotations[{i}]"),
+        )
         if image_id not in urls:
             raise UserError(f"{source}: annotations[{i}] names image_id {image_id!r}, which no entry of 'images' has")
         if category_id not in names:
-            raise UserError(f"{source}: annotations[{i}] names category_id {category_id!r}; "
-                            f"categories have ids {_listed(names)}")
+            raise UserError(
+                f"{source}: annotations[{i}] names category_id {category_id!r}; categories have ids {_listed(names)}"
+            )
         labels[image_id].append(names[category_id])
     return [(url, labels[image_id]) for image_id, url in urls.items()]
 

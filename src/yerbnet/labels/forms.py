@@ -38,5 +38,6 @@ def _read_json(text: str, source: str) -> Export:
     if jsonl.is_jsonl_record(doc):
         return Export("jsonl", jsonl.parse_jsonl(text, source))
     found = ", ".join(doc) if isinstance(doc, dict) else f"a JSON {type(doc).__name__}"
-    raise UserError(f"{source}: JSON but not an export form I know (found: {found}); "
-                    f"accepted forms: {'; '.join(azure.FORMS)}")
+    raise UserError(
+        f"{source}: JSON but not an export form I know (found: {found}); accepted forms: {'; '.join(azure.FORMS)}"
+    )

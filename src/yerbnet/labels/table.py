@@ -15,8 +15,9 @@ LABELS_TABLE = "labels.csv"
 
 def write_labels_table(path: Path, labels: dict[str, list[str]]) -> None:
     """One row per image: its file name and a JSON list of its labels."""
-    table = pd.DataFrame({"image": list(labels), "labels": [json.dumps(v) for v in labels.values()]},
-                         columns=["image", "labels"])
+    table = pd.DataFrame(
+        {"image": list(labels), "labels": [json.dumps(v) for v in labels.values()]}, columns=["image", "labels"]
+    )
     files.write_text(path, table.to_csv(index=False, lineterminator="\n"))
 
 

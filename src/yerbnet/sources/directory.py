@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,8 @@ from yerbnet import files
 from yerbnet.errors import UserError
 from yerbnet.parallel import ordered_map
 from yerbnet.params import ScrapeParams
-from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, jpeg_bytes, write_jpeg, write_manifest
 from yerbnet.sources.images import IMAGE_SUFFIXES, UnusableImage, load_rgb
+from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, jpeg_bytes, write_jpeg, write_manifest
 
 REPORT = "scrape_report.json"
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
@@ -108,8 +108,14 @@ def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> list[ImageRecord]:
     return ingest(root, raw_dir, cfg, source="directory")
 
 
-def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
-           shortcodes: frozenset[str] | None = None, workers: int | None = None) -> list[ImageRecord]:
+def ingest(
+    root: Path,
+    raw_dir: Path,
+    cfg: ScrapeParams,
+    source: str,
+    shortcodes: frozenset[str] | None = None,
+    workers: int | None = None,
+) -> list[ImageRecord]:
     """Normalise every usable image under ``root`` into ``raw_dir``; write the manifest and the report.
 
     ``shortcodes``, when given, keeps only those posts (the instagram source: complete, within ``max_posts``).
@@ -119,8 +125,10 @@ def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
     listing = list_folder(root)
     writer = _Writer(root, raw_dir / IMAGES_DIR, cfg, source, shortcodes, listing)
     workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool, \
-            tqdm(total=len(listing.images), desc=f"scrape {source}", unit="img") as bar:
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(listing.images), desc=f"scrape {source}", unit="img") as bar,
+    ):
         chosen = writer.chosen(listing.images, bar)
         for path, photo, result in ordered_map(pool, writer.prepare, chosen, window=workers * IN_FLIGHT_PER_WORKER):
             if writer.write(path, photo, result) is None:
@@ -129,9 +137,7 @@ def ingest(root: Path, raw_dir: Path, cfg: ScrapeParams, source: str,
     write_manifest(raw_dir / MANIFEST, writer.records)
     files.write_json(raw_dir / REPORT, _report(source, root, len(writer.records), listing))
     if not writer.records:
-        raise UserError(
-            f"{root}: no usable image among its files; see {raw_dir / REPORT} for what was skipped and why"
-        )
+        raise UserError(f"{root}: no usable image among its files; see {raw_dir / REPORT} for what was skipped and why")
     if listing.skipped:
         print(f"scrape: {len(listing.skipped)} files skipped, listed in {raw_dir / REPORT}")
     return writer.records
@@ -206,8 +212,15 @@ def _report(source: str, root: Path, images: int, listing: Listing) -> dict[str,
 class _Writer:
     """Turns image files into manifest rows, one at a time, remembering only names and hashes."""
 
-    def __init__(self, root: Path, images_dir: Path, cfg: ScrapeParams, source: str,
-                 shortcodes: frozenset[str] | None, listing: Listing) -> None:
+    def __init__(
+        self,
+        root: Path,
+        images_dir: Path,
+        cfg: ScrapeParams,
+        source: str,
+        shortcodes: frozenset[str] | None,
+        listing: Listing,
+    ) -> None:
         self.root, self.images_dir, self.cfg, self.source = root, images_dir, cfg, source
         self.shortcodes, self.listing = shortcodes, listing
         self.records: list[ImageRecord] = []
@@ -247,8 +260,16 @@ class _Writer:
             self._skip(path, f"duplicate of {self.first_with_hash[result.digest]} (same content); kept once")
             return None
         self.first_with_hash[result.digest] = self._rel(path)
-        record = write_jpeg(result.jpeg, result.size, self.images_dir / self._unique_name(photo.stem, result.digest),
-                            self._rel(path), self.source, photo.shortcode, photo.date_utc, photo.carousel_index)
+        record = write_jpeg(
+            result.jpeg,
+            result.size,
+            self.images_dir / self._unique_name(photo.stem, result.digest),
+            self._rel(path),
+            self.source,
+            photo.shortcode,
+            photo.date_utc,
+            photo.carousel_index,
+        )
         self.records.append(record)
         return record
 
@@ -273,15 +294,19 @@ class _Writer:
         is_cover = path.with_suffix(".mp4").exists()
         if found is not None:
             post_stem, meta = found
-            index = 0 if post_stem == path.stem else int(path.stem[len(post_stem) + 1:])
+            index = 0 if post_stem == path.stem else int(path.stem[len(post_stem) + 1 :])
             return Photo(path.stem, meta.shortcode, meta.date_utc, index, is_cover or index in meta.video_indices)
         match = INSTALOADER_STEM.match(path.stem)
         if match is None:
-            stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.relative_to(self.root).with_suffix("").as_posix().replace("/", "__"))
+            stem = re.sub(
+                r"[^A-Za-z0-9._-]", "_", path.relative_to(self.root).with_suffix("").as_posix().replace("/", "__")
+            )
             return Photo(stem, stem, None, 0, is_cover)
         item = CAROUSEL_ITEM.match(path.stem)
-        post_stem, index = (item["post"], int(item["index"])) if item and item["post"].endswith("_UTC") else (path.stem, 0)
-        date = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=timezone.utc)
+        post_stem, index = (
+            (item["post"], int(item["index"])) if item and item["post"].endswith("_UTC") else (path.stem, 0)
+        )
+        date = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=UTC)
         return Photo(path.stem, post_stem, date, index, is_cover)
 
     def _find_meta(self, path: Path) -> tuple[str, PostMeta] | None:
@@ -319,7 +344,7 @@ def parse_post_structure(structure: Any) -> PostMeta | None:
     timestamp = node["taken_at_timestamp"] if "taken_at_timestamp" in node else node["date"]
     return PostMeta(
         shortcode=node["shortcode"] if "shortcode" in node else node["code"],
-        date_utc=datetime.fromtimestamp(timestamp, timezone.utc),
+        date_utc=datetime.fromtimestamp(timestamp, UTC),
         video_indices=frozenset(_video_indices(node)),
     )
 

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from instaloader import (
@@ -43,8 +43,8 @@ from tqdm import tqdm
 from yerbnet import files
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams
-from yerbnet.sources.manifest import ImageRecord
 from yerbnet.sources.directory import ingest, parse_post_structure, read_structure
+from yerbnet.sources.manifest import ImageRecord
 
 CACHE_ROOT = Path("data/instagram-cache")
 STAGING = ".partial"
@@ -66,8 +66,10 @@ def scrape_instagram(cfg: ScrapeParams, raw_dir: Path, cache_root: Path = CACHE_
     """Fetch the posts the cache lacks, then write the newest ``max_posts`` posts' photos to ``raw_dir``."""
     cache = prepare_cache(cache_root, cfg.profile)
     tally = fetch(cfg, cache)
-    print(f"scrape: {tally.downloaded} new of {tally.seen} recent posts of instagram profile '{cfg.profile}' "
-          f"downloaded into {cache}")
+    print(
+        f"scrape: {tally.downloaded} new of {tally.seen} recent posts of instagram profile '{cfg.profile}' "
+        f"downloaded into {cache}"
+    )
     return ingest(cache, raw_dir, cfg, source="instagram", shortcodes=newest_posts(cache, cfg.max_posts))
 
 
@@ -85,8 +87,10 @@ def fetch(cfg: ScrapeParams, cache: Path) -> Tally:
     loader = make_loader(cache / STAGING)
     tally = Tally()
     try:
-        with explained(cfg, cache, tally), tqdm(desc=f"instagram {cfg.profile}", unit="post",
-                                                 total=cfg.max_posts) as bar:
+        with (
+            explained(cfg, cache, tally),
+            tqdm(desc=f"instagram {cfg.profile}", unit="post", total=cfg.max_posts) as bar,
+        ):
             login(loader, cfg.session_user)
             profile = Profile.from_username(loader.context, cfg.profile)
             walk(loader, profile.get_posts(), cache, cfg.max_posts, tally, bar)
@@ -125,8 +129,9 @@ def login(loader: Instaloader, user: str | None) -> None:
         ) from None
 
 
-def walk(loader: Instaloader, posts: Iterable[Post], cache: Path, max_posts: int | None,
-         tally: Tally, bar: tqdm) -> None:
+def walk(
+    loader: Instaloader, posts: Iterable[Post], cache: Path, max_posts: int | None, tally: Tally, bar: tqdm
+) -> None:
     """Download the posts newer than the stamp that the cache lacks; move the stamp if the walk completes."""
     stamp = read_stamp(cache)
     cached = set(cached_posts(cache))
@@ -134,7 +139,7 @@ def walk(loader: Instaloader, posts: Iterable[Post], cache: Path, max_posts: int
     for number, post in enumerate(posts, start=1):
         if max_posts is not None and number > max_posts:
             return  # cut short: older posts may still be missing, so the stamp stays
-        date = post.date_local.astimezone(timezone.utc)
+        date = post.date_local.astimezone(UTC)
         if stamp is not None and date <= stamp:
             if number > POSSIBLY_PINNED:
                 break

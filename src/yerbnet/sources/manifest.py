@@ -40,8 +40,15 @@ class ImageRecord:
     sha256: str
 
 
-def save_jpeg(image: Image.Image, path: Path, original: str, source: str, shortcode: str,
-              date_utc: datetime | None, carousel_index: int) -> ImageRecord:
+def save_jpeg(
+    image: Image.Image,
+    path: Path,
+    original: str,
+    source: str,
+    shortcode: str,
+    date_utc: datetime | None,
+    carousel_index: int,
+) -> ImageRecord:
     """Encode ``image`` as JPEG, write it atomically and describe it for the manifest (no date: empty)."""
     return write_jpeg(jpeg_bytes(image), image.size, path, original, source, shortcode, date_utc, carousel_index)
 
@@ -53,8 +60,16 @@ def jpeg_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def write_jpeg(data: bytes, size: tuple[int, int], path: Path, original: str, source: str, shortcode: str,
-               date_utc: datetime | None, carousel_index: int) -> ImageRecord:
+def write_jpeg(
+    data: bytes,
+    size: tuple[int, int],
+    path: Path,
+    original: str,
+    source: str,
+    shortcode: str,
+    date_utc: datetime | None,
+    carousel_index: int,
+) -> ImageRecord:
     """Write encoded JPEG ``data`` (of an image ``size`` = (width, height)) atomically; return its row."""
     files.write_bytes(path, data)
     return ImageRecord(
@@ -80,4 +95,6 @@ def read_manifest(raw_dir: Path) -> pd.DataFrame:
     path = raw_dir / MANIFEST
     if not path.exists():
         raise UserError(f"{path}: not found; run the scrape stage first (dvc repro scrape)")
-    return pd.read_csv(path, dtype={"file": str, "original": str, "shortcode": str, "sha256": str}, keep_default_na=False)
+    return pd.read_csv(
+        path, dtype={"file": str, "original": str, "shortcode": str, "sha256": str}, keep_default_na=False
+    )

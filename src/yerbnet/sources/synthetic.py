@@ -16,18 +16,17 @@ import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
-
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from tqdm import tqdm
 
+from yerbnet.classtree.taxonomy import LEAVES, NO_YERB, parent
 from yerbnet.labels import azure
 from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, SYNTHETIC_EXPORT, ImageRecord, save_jpeg, write_manifest
-from yerbnet.taxonomy import LEAVES, NO_YERB, parent
 
 Colour = tuple[int, ...]
 Box = tuple[float, float, float, float]  # x, y, width, height
@@ -35,7 +34,7 @@ Draw = ImageDraw.ImageDraw
 Rng = np.random.Generator
 Painter = Callable[[Draw, Box], None]
 
-START = datetime(2016, 1, 1, tzinfo=timezone.utc)
+START = datetime(2016, 1, 1, tzinfo=UTC)
 SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 SIZES = ((320, 320), (320, 400), (320, 240))  # square, 4:5 portrait, landscape
 SIZE_WEIGHTS = (0.6, 0.25, 0.15)
@@ -72,13 +71,19 @@ PLAIN_GLASS = ((95, 50, 20, 235), (215, 230, 230, 130))  # brown, clear
 SKIN = ((241, 194, 167), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 60, 40))
 
 
-
 def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]:
     """Render the embedded data set, plus the Azure-style labels export a labeller would give."""
     records, export_rows = [], []
     for photo in tqdm(render_photos(images, seed), total=images, desc="scrape synthetic", unit="img"):
-        record = save_jpeg(photo.image, raw_dir / IMAGES_DIR / photo.file_name, photo.file_name, "synthetic",
-                           photo.shortcode, photo.date_utc, photo.carousel_index)
+        record = save_jpeg(
+            photo.image,
+            raw_dir / IMAGES_DIR / photo.file_name,
+            photo.file_name,
+            "synthetic",
+            photo.shortcode,
+            photo.date_utc,
+            photo.carousel_index,
+        )
         records.append(record)
         export_rows.append((azure.datastore_url(photo.file_name), list(photo.labels)))
     write_manifest(raw_dir / MANIFEST, records)
@@ -204,8 +209,9 @@ def _plant(draw: Draw, rng: Rng, width: int, height: int, horizon: int) -> None:
     """A potted plant: terracotta pot and leaf-shaped polygons."""
     x, base, size = rng.integers(0, width), rng.integers(horizon, height), rng.integers(height // 8, height // 3)
     rim = base - size / 3
-    draw.polygon([(x - size / 3, rim), (x + size / 3, rim), (x + size / 4, base), (x - size / 4, base)],
-                 fill=(170, 85, 50))
+    draw.polygon(
+        [(x - size / 3, rim), (x + size / 3, rim), (x + size / 4, base), (x - size / 4, base)], fill=(170, 85, 50)
+    )
     for _ in range(rng.integers(4, 10)):
         angle, length = rng.uniform(-0.9 * math.pi, -0.1 * math.pi), size * rng.uniform(0.5, 1.1)
         dx, dy = math.cos(angle) * length, math.sin(angle) * length
@@ -295,10 +301,16 @@ def _draw_mug(draw: Draw, box: Box, body: Colour) -> None:
 def _draw_cup(draw: Draw, box: Box, body: Colour, sleeve: Colour) -> None:
     """Distractor: a tapered take-away cup with lid and sleeve."""
     x, y, w, h = box
-    draw.polygon([(x, y + 0.1 * h), (x + w, y + 0.1 * h), (x + 0.85 * w, y + h), (x + 0.15 * w, y + h)],
-                 fill=body)
-    draw.polygon([(x + 0.06 * w, y + 0.4 * h), (x + 0.94 * w, y + 0.4 * h),
-                  (x + 0.9 * w, y + 0.68 * h), (x + 0.1 * w, y + 0.68 * h)], fill=sleeve)
+    draw.polygon([(x, y + 0.1 * h), (x + w, y + 0.1 * h), (x + 0.85 * w, y + h), (x + 0.15 * w, y + h)], fill=body)
+    draw.polygon(
+        [
+            (x + 0.06 * w, y + 0.4 * h),
+            (x + 0.94 * w, y + 0.4 * h),
+            (x + 0.9 * w, y + 0.68 * h),
+            (x + 0.1 * w, y + 0.68 * h),
+        ],
+        fill=sleeve,
+    )
     draw.rectangle((x - 0.03 * w, y, x + 1.03 * w, y + 0.12 * h), fill=(240, 240, 240))
 
 
@@ -326,7 +338,7 @@ def _layer(width: int, height: int, paint: Painter, angle: float, blur: float) -
     pixels = np.array(layer)
     t = np.linspace(-1, 1, width, dtype=np.float32)
     shade = 0.78 + 0.22 * (1 - t**2) + 0.25 * np.exp(-(((t + 0.4) / 0.15) ** 2))
-    pixels[:, pad:pad + width, :3] = np.clip(pixels[:, pad:pad + width, :3] * shade[None, :, None], 0, 255)
+    pixels[:, pad : pad + width, :3] = np.clip(pixels[:, pad : pad + width, :3] * shade[None, :, None], 0, 255)
     layer = Image.fromarray(pixels, "RGBA").convert("RGBa")
     if blur:
         layer = layer.filter(ImageFilter.GaussianBlur(blur))

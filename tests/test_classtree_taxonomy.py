@@ -1,4 +1,4 @@
-from yerbnet import taxonomy
+from yerbnet.classtree import taxonomy
 
 
 def test_a_label_brings_all_its_ancestors():

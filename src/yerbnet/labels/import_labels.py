@@ -18,11 +18,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from yerbnet import files, taxonomy
+from yerbnet import files
+from yerbnet.classtree import taxonomy
+from yerbnet.encode import DATASET_COLUMNS
 from yerbnet.errors import UserError
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.matching import Matcher
-from yerbnet.encode import DATASET_COLUMNS
 from yerbnet.labels.table import LABELS_TABLE, write_labels_table
 from yerbnet.metrics import check_keys
 from yerbnet.params import LabelsParams
@@ -32,8 +33,9 @@ HEADLINE = ("rows_read", "matched_images", "rows_without_image", "duplicate_rows
 EXAMPLES = 10  # file names listed per kind of dropped row
 
 
-def import_labels(export: Path, images: Mapping[str, str] | Iterable[str], out_dir: Path,
-                  cfg: LabelsParams = LabelsParams()) -> dict[str, int]:
+def import_labels(
+    export: Path, images: Mapping[str, str] | Iterable[str], out_dir: Path, cfg: LabelsParams = LabelsParams()
+) -> dict[str, int]:
     """Write ``labels.csv`` and ``report.json`` into ``out_dir``; return the headline counts.
 
     ``images`` maps each scraped file to the relative path it had in the user's folder (see
@@ -83,14 +85,19 @@ def import_labels(export: Path, images: Mapping[str, str] | Iterable[str], out_d
         "no_yerb_conflicts": len(conflicts),
         "labelled_images": len(labels),
         "ambiguous_rows": len(ambiguous),
-        "normalised_labels": {raw: spelling[tidy(raw)] for raw in sorted(raw_labels)
-                              if tidy(raw) and spelling[tidy(raw)] != raw},
-        "examples": {"rows_without_image": sorted(unmatched)[:EXAMPLES],
-                     "ambiguous_rows": dict(sorted(ambiguous.items())[:EXAMPLES]),
-                     "images_without_labels": unlabelled[:EXAMPLES],
-                     "no_yerb_conflicts": conflicts[:EXAMPLES]},
-        "rules": {"no_yerb_conflicts": "the product wins; encode drops 'No Yerb' from these images",
-                  "images_without_labels": "left out of training, never read as 'No Yerb'"},
+        "normalised_labels": {
+            raw: spelling[tidy(raw)] for raw in sorted(raw_labels) if tidy(raw) and spelling[tidy(raw)] != raw
+        },
+        "examples": {
+            "rows_without_image": sorted(unmatched)[:EXAMPLES],
+            "ambiguous_rows": dict(sorted(ambiguous.items())[:EXAMPLES]),
+            "images_without_labels": unlabelled[:EXAMPLES],
+            "no_yerb_conflicts": conflicts[:EXAMPLES],
+        },
+        "rules": {
+            "no_yerb_conflicts": "the product wins; encode drops 'No Yerb' from these images",
+            "images_without_labels": "left out of training, never read as 'No Yerb'",
+        },
     }
     files.write_json(out_dir / REPORT, report)
     return {key: counts[key] for key in HEADLINE}
@@ -122,7 +129,7 @@ def canonical_spellings(label_sets: Iterable[Iterable[str]], preferred: Iterable
 def _keyed_parts(label: str) -> list[tuple[str, str]]:
     """(case-folded path up to this part, this part as written) for each part of a label."""
     parts = label.split(taxonomy.SEPARATOR)
-    return [(taxonomy.SEPARATOR.join(parts[:i + 1]).casefold(), part) for i, part in enumerate(parts)]
+    return [(taxonomy.SEPARATOR.join(parts[: i + 1]).casefold(), part) for i, part in enumerate(parts)]
 
 
 def check_taxonomy(labels: dict[str, list[str]], allowed: list[str], export: Path) -> None:
@@ -143,8 +150,10 @@ def check_class_names(labels: dict[str, list[str]], export: Path) -> None:
     classes = sorted(taxonomy.expand(label for given in labels.values() for label in given))
     for name in classes:
         if name in DATASET_COLUMNS:
-            raise UserError(f"{export}: the label {name!r} is also a column of encode's dataset table "
-                            f"({', '.join(DATASET_COLUMNS)}); rename it in the export, or relabel")
+            raise UserError(
+                f"{export}: the label {name!r} is also a column of encode's dataset table "
+                f"({', '.join(DATASET_COLUMNS)}); rename it in the export, or relabel"
+            )
     try:
         check_keys(classes)
     except UserError as exc:
@@ -158,17 +167,20 @@ def _unknown(label: str, names: list[str], valid: set[str]) -> str:
     return f"{label!r} on {len(names)} image(s) ({shown}); {hint}"
 
 
-def _check_matched(export: Path, counts: Counter[str], min_matched: float,
-                   unmatched: list[str], ambiguous: dict[str, list[str]]) -> None:
+def _check_matched(
+    export: Path, counts: Counter[str], min_matched: float, unmatched: list[str], ambiguous: dict[str, list[str]]
+) -> None:
     """Stop when the export is for another image set rather than train on (almost) nothing."""
     rows = counts["rows_read"]
     matched = rows - counts["rows_without_image"]
     if not rows:
         raise UserError(f"{export}: no data rows; export the labels again")
     if matched < min_matched * rows or matched == 0:
-        raise UserError(f"{export}: only {matched} of its {rows} rows ({matched / rows:.0%}) name a scraped image, "
-                        f"below labels.min_matched = {min_matched:g}{_examples(unmatched, ambiguous)}; "
-                        "is it the export for this image set (scrape.directory)?")
+        raise UserError(
+            f"{export}: only {matched} of its {rows} rows ({matched / rows:.0%}) name a scraped image, "
+            f"below labels.min_matched = {min_matched:g}{_examples(unmatched, ambiguous)}; "
+            "is it the export for this image set (scrape.directory)?"
+        )
 
 
 def _examples(unmatched: list[str], ambiguous: dict[str, list[str]]) -> str:
@@ -178,6 +190,8 @@ def _examples(unmatched: list[str], ambiguous: dict[str, list[str]]) -> str:
         text += f"; unmatched, e.g. {', '.join(repr(u) for u in sorted(unmatched)[:3])}"
     if ambiguous:
         url, candidates = sorted(ambiguous.items())[0]
-        text += (f"; {len(ambiguous)} ambiguous (one file name in several folders, and the URL names no folder), "
-                 f"e.g. {url!r} could be {' or '.join(candidates[:3])}")
+        text += (
+            f"; {len(ambiguous)} ambiguous (one file name in several folders, and the URL names no folder), "
+            f"e.g. {url!r} could be {' or '.join(candidates[:3])}"
+        )
     return text

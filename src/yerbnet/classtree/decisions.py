@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from yerbnet.taxonomy import NO_YERB, parent
+from yerbnet.classtree.taxonomy import NO_YERB, parent
 
 
 @dataclass(frozen=True)

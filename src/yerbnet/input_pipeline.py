@@ -38,8 +38,16 @@ def online_params(index: dict) -> AugmentParams | None:
     return cfg if cfg is not None and cfg.online else None
 
 
-def split_dataset(shards_dir: Path, split: str, batch_size: int, *, epochs: range | None = None,
-                  seed: int = 0, with_ids: bool = False, augment: bool = False) -> tf.data.Dataset:
+def split_dataset(
+    shards_dir: Path,
+    split: str,
+    batch_size: int,
+    *,
+    epochs: range | None = None,
+    seed: int = 0,
+    with_ids: bool = False,
+    augment: bool = False,
+) -> tf.data.Dataset:
     """Batches of ``(images, targets)`` (and ``ids`` when asked) streamed from one split's shards.
 
     Without ``epochs``: one pass in file order. With ``epochs``: one shuffled pass per epoch
@@ -115,8 +123,13 @@ def apply_draws(images: tf.Tensor, d: Draw, fill_mode: str) -> tf.Tensor:
     """Geometry with Keras' fill modes (the op Keras' own random layers use), then colour."""
     size = images.shape[1]
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=_transforms(d, size), output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode=fill_mode.upper())
+        images=images,
+        transforms=_transforms(d, size),
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode=fill_mode.upper(),
+    )
     shifted = warped + tf.reshape(d.brightness, [-1, 1, 1, 1])
     mean = tf.reduce_mean(shifted, axis=[1, 2], keepdims=True)
     contrasted = (shifted - mean) * tf.reshape(d.contrast, [-1, 1, 1, 1]) + mean

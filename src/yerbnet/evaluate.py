@@ -14,21 +14,21 @@ import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
-from dvclive import Live
 
+from dvclive import Live
 from yerbnet import figures, files, metrics, model_card, report
-from yerbnet.hierarchy import Hierarchy
+from yerbnet.classtree.decisions import Hierarchy
+from yerbnet.classtree.taxonomy import NO_YERB
+from yerbnet.input_pipeline import read_index, split_dataset
 from yerbnet.params import EvaluateParams, Params, changed_from_defaults
-from yerbnet.pipeline import read_index, split_dataset
 from yerbnet.saved_model import load_model, read_info
-from yerbnet.taxonomy import NO_YERB
 
 BATCH_SIZE = 64
 
@@ -48,7 +48,7 @@ class Outputs:
 @dataclass(frozen=True)
 class Split:
     targets: np.ndarray  # int8, images x classes
-    raw: np.ndarray      # sigmoid scores straight from the model
+    raw: np.ndarray  # sigmoid scores straight from the model
     ids: list[str]
 
 
@@ -62,23 +62,28 @@ def predict_split(model: keras.Model, shards_dir: Path, split: str) -> Split:
     return Split(np.concatenate(targets).astype(np.int8), np.concatenate(scores), ids)
 
 
-def score(split: Split, thresholds: np.ndarray, hierarchy: Hierarchy,
-          classes: list[str]) -> tuple[dict, np.ndarray, np.ndarray]:
+def score(
+    split: Split, thresholds: np.ndarray, hierarchy: Hierarchy, classes: list[str]
+) -> tuple[dict, np.ndarray, np.ndarray]:
     """Overall and per-class metrics of the consistent predictions; also the fixed scores and labels."""
     fixed, y_pred = hierarchy.decide(split.raw, thresholds)
     per_class = metrics.per_class(split.targets, y_pred, fixed, classes)
     for name, t in zip(classes, thresholds):
         per_class[name]["threshold"] = float(t)
-    results = {**metrics.overall(split.targets, y_pred, fixed),
-               "per_class": {metrics.metric_key(n): m for n, m in per_class.items()}}
+    results = {
+        **metrics.overall(split.targets, y_pred, fixed),
+        "per_class": {metrics.metric_key(n): m for n, m in per_class.items()},
+    }
     return results, fixed, y_pred
 
 
 def _threshold_view(results: dict) -> dict:
     """Overall metrics plus the threshold-dependent per-class ones (support and AP do not change)."""
     keep = ("precision", "recall", "f1", "threshold")
-    return {**{k: v for k, v in results.items() if k != "per_class"},
-            "per_class": {key: {k: m[k] for k in keep} for key, m in results["per_class"].items()}}
+    return {
+        **{k: v for k, v in results.items() if k != "per_class"},
+        "per_class": {key: {k: m[k] for k in keep} for key, m in results["per_class"].items()},
+    }
 
 
 def summary(results: dict, classes: list[str]) -> dict[str, Any]:
@@ -86,13 +91,20 @@ def summary(results: dict, classes: list[str]) -> dict[str, Any]:
     the selected thresholds first, then per-class F1 (``per_class_f1.<class key>``: `dvc metrics diff` sorts by
     name, and ``macro_f1`` sorts first)."""
     per_class = results["per_class"]
-    head = {"macro_f1": results["macro_f1"], "macro_f1_at_half": results["at_half"]["macro_f1"],
-            "micro_f1": results["micro_f1"]}
+    head = {
+        "macro_f1": results["macro_f1"],
+        "macro_f1_at_half": results["at_half"]["macro_f1"],
+        "micro_f1": results["micro_f1"],
+    }
     if NO_YERB in classes:
         head["no_yerb_f1"] = per_class[metrics.metric_key(NO_YERB)]["f1"]
-    return {**head, "macro_pr_auc": results["macro_pr_auc"], "subset_accuracy": results["subset_accuracy"],
-            "test_images": results["test_images"],
-            "per_class_f1": {metrics.metric_key(n): per_class[metrics.metric_key(n)]["f1"] for n in classes}}
+    return {
+        **head,
+        "macro_pr_auc": results["macro_pr_auc"],
+        "subset_accuracy": results["subset_accuracy"],
+        "test_images": results["test_images"],
+        "per_class_f1": {metrics.metric_key(n): per_class[metrics.metric_key(n)]["f1"] for n in classes},
+    }
 
 
 def run_info(params: Params, shards_dir: Path) -> dict[str, Any]:
@@ -101,15 +113,23 @@ def run_info(params: Params, shards_dir: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in sorted(p for p in shards_dir.rglob("*") if p.is_file()):
         digest.update(path.relative_to(shards_dir).as_posix().encode() + b"\0" + path.read_bytes())
-    return {"experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
-            "changed_params": changed_from_defaults(params),
-            "data": f"{shards_dir.as_posix()} sha256 {digest.hexdigest()[:12]}",
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
+        "changed_params": changed_from_defaults(params),
+        "data": f"{shards_dir.as_posix()} sha256 {digest.hexdigest()[:12]}",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
-def evaluate(cfg: EvaluateParams, model_path: Path, shards_dir: Path, out: Outputs,
-             train_plots: Path | None = None, posts: pd.DataFrame | None = None,
-             run: dict[str, Any] | None = None) -> dict:
+def evaluate(
+    cfg: EvaluateParams,
+    model_path: Path,
+    shards_dir: Path,
+    out: Outputs,
+    train_plots: Path | None = None,
+    posts: pd.DataFrame | None = None,
+    run: dict[str, Any] | None = None,
+) -> dict:
     """Write thresholds, metrics, plots, the report and (given the scraped ``posts``) the model card;
     return the whole results tree (what ``reports/evaluation.json`` holds)."""
     index = read_index(shards_dir)
@@ -121,8 +141,9 @@ def evaluate(cfg: EvaluateParams, model_path: Path, shards_dir: Path, out: Outpu
     val = predict_split(model, shards_dir, "val")
     tuned = metrics.tune_thresholds(val.targets, hierarchy.scores(val.raw))
     selected = tuned if cfg.threshold == "tuned" else np.full(len(classes), float(cfg.threshold))
-    files.write_json(out.thresholds, {"mode": str(cfg.threshold),
-                                      "thresholds": {c: float(t) for c, t in zip(classes, selected)}})
+    files.write_json(
+        out.thresholds, {"mode": str(cfg.threshold), "thresholds": {c: float(t) for c, t in zip(classes, selected)}}
+    )
 
     test = predict_split(model, shards_dir, "test")
     results, fixed, y_pred = score(test, selected, hierarchy, classes)
@@ -142,15 +163,25 @@ def evaluate(cfg: EvaluateParams, model_path: Path, shards_dir: Path, out: Outpu
     _log(results, test.targets, fixed, classes, confusions, out.live)
     names = dict(zip(posts["file"], posts["original"])) if posts is not None else {}
     _draw(results, test, fixed, y_pred, classes, shards_dir, cfg, out.figures, train_plots, confusions, names)
-    files.write_text(out.report, report.markdown(results, classes, str(cfg.threshold), confusions,
-                                                 report.image_counts(index), out.figures, out.report.parent))
+    files.write_text(
+        out.report,
+        report.markdown(
+            results, classes, str(cfg.threshold), confusions, report.image_counts(index), out.figures, out.report.parent
+        ),
+    )
     if posts is not None:
         files.write_text(out.model_card, model_card.markdown(results, classes, index, posts, model.name))
     return results
 
 
-def _log(results: dict, y_true: np.ndarray, scores: np.ndarray, classes: list[str],
-         confusions: Counter[tuple[str, str]], live_dir: Path) -> None:
+def _log(
+    results: dict,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    classes: list[str],
+    confusions: Counter[tuple[str, str]],
+    live_dir: Path,
+) -> None:
     """The summary metrics, one PR curve per class, the F1 bars and the class-by-class mistakes, for
     ``dvc metrics`` and ``dvc plots``."""
     per_class = {n: results["per_class"][metrics.metric_key(n)] for n in classes}
@@ -158,22 +189,52 @@ def _log(results: dict, y_true: np.ndarray, scores: np.ndarray, classes: list[st
         live.summary = summary(results, classes)
         for c, (name, m) in enumerate(per_class.items()):
             if m["supported"]:
-                live.log_sklearn_plot("precision_recall", y_true[:, c].tolist(), scores[:, c].tolist(),
-                                      name=f"precision_recall/{metrics.metric_key(name)}.json",
-                                      title=f"{name}: AP {m['average_precision']:.2f}, {m['support']} test images",
-                                      drop_intermediate=True)
-        live.log_plot("per_class_f1", [{"class": f"{n} ({m['support']})", "f1": m["f1"]} for n, m in per_class.items()],
-                      x="f1", y="class", template="bar_horizontal_sorted", title="Test F1 per class (test images)")
-        live.log_plot("mistakes", [{"actual": truth, "predicted": predicted}
-                                   for (truth, predicted), count in sorted(confusions.items()) for _ in range(count)],
-                      x="predicted", y="actual", template="confusion",
-                      title="Mistakes: the true class missed (actual) and what was predicted in its place")
+                live.log_sklearn_plot(
+                    "precision_recall",
+                    y_true[:, c].tolist(),
+                    scores[:, c].tolist(),
+                    name=f"precision_recall/{metrics.metric_key(name)}.json",
+                    title=f"{name}: AP {m['average_precision']:.2f}, {m['support']} test images",
+                    drop_intermediate=True,
+                )
+        live.log_plot(
+            "per_class_f1",
+            [{"class": f"{n} ({m['support']})", "f1": m["f1"]} for n, m in per_class.items()],
+            x="f1",
+            y="class",
+            template="bar_horizontal_sorted",
+            title="Test F1 per class (test images)",
+        )
+        live.log_plot(
+            "mistakes",
+            [
+                {"actual": truth, "predicted": predicted}
+                for (truth, predicted), count in sorted(confusions.items())
+                for _ in range(count)
+            ],
+            x="predicted",
+            y="actual",
+            template="confusion",
+            title="Mistakes: the true class missed (actual) and what was predicted in its place",
+        )
 
 
-def _draw(results: dict, test: Split, fixed: np.ndarray, y_pred: np.ndarray, classes: list[str], shards_dir: Path,
-          cfg: EvaluateParams, out_dir: Path, train_plots: Path | None, confusions: Counter[tuple[str, str]],
-          names: dict[str, str]) -> None:
-    figures.per_class_f1({n: results["per_class"][metrics.metric_key(n)] for n in classes}, out_dir / "per_class_f1.png")
+def _draw(
+    results: dict,
+    test: Split,
+    fixed: np.ndarray,
+    y_pred: np.ndarray,
+    classes: list[str],
+    shards_dir: Path,
+    cfg: EvaluateParams,
+    out_dir: Path,
+    train_plots: Path | None,
+    confusions: Counter[tuple[str, str]],
+    names: dict[str, str],
+) -> None:
+    figures.per_class_f1(
+        {n: results["per_class"][metrics.metric_key(n)] for n in classes}, out_dir / "per_class_f1.png"
+    )
     figures.pr_curves(test.targets, fixed, classes, out_dir / "precision_recall.png")
     figures.mistake_matrix(confusions, out_dir / "mistakes.png")
     if train_plots is not None and train_plots.exists():
@@ -187,8 +248,10 @@ def worst(y_true: np.ndarray, scores: np.ndarray, y_pred: np.ndarray, n: int) ->
     each image at most once (as its false positive first): ``(image row, class column, kind)``."""
     picks: list[tuple[int, int, str]] = []
     seen: set[int] = set()
-    for kind, wrong, order in (("false positive", (y_pred == 1) & (y_true == 0), -scores),
-                               ("false negative", (y_pred == 0) & (y_true == 1), scores)):
+    for kind, wrong, order in (
+        ("false positive", (y_pred == 1) & (y_true == 0), -scores),
+        ("false negative", (y_pred == 0) & (y_true == 1), scores),
+    ):
         rows, cols = np.nonzero(wrong)
         taken = 0
         for i in np.argsort(order[rows, cols], kind="stable"):
@@ -205,8 +268,15 @@ def _leaves(row: np.ndarray, classes: list[str]) -> list[str]:
     return [n for n in names if not any(o.startswith(n + "/") for o in names)]
 
 
-def _mistakes(picks: list[tuple[int, int, str]], test: Split, fixed: np.ndarray, y_pred: np.ndarray, classes: list[str],
-              shards_dir: Path, names: dict[str, str]) -> list[figures.Mistake]:
+def _mistakes(
+    picks: list[tuple[int, int, str]],
+    test: Split,
+    fixed: np.ndarray,
+    y_pred: np.ndarray,
+    classes: list[str],
+    shards_dir: Path,
+    names: dict[str, str],
+) -> list[figures.Mistake]:
     """Read back only the picked images: a second pass over the test shards keeps memory flat.
     ``names`` maps a stored image name to the path it was scraped from, which the user knows."""
     wanted = {test.ids[row]: row for row, _, _ in picks}
@@ -215,6 +285,15 @@ def _mistakes(picks: list[tuple[int, int, str]], test: Split, fixed: np.ndarray,
         for image, record_id in zip(batch.numpy(), ids.numpy()):
             if record_id.decode() in wanted:
                 images[wanted[record_id.decode()]] = image.astype(np.uint8)
-    return [figures.Mistake(images[row], names.get(test.ids[row], test.ids[row]), kind, classes[col],
-                            float(fixed[row, col]), _leaves(test.targets[row], classes), _leaves(y_pred[row], classes))
-            for row, col, kind in picks]
+    return [
+        figures.Mistake(
+            images[row],
+            names.get(test.ids[row], test.ids[row]),
+            kind,
+            classes[col],
+            float(fixed[row, col]),
+            _leaves(test.targets[row], classes),
+            _leaves(y_pred[row], classes),
+        )
+        for row, col, kind in picks
+    ]
