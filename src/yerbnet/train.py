@@ -105,12 +105,16 @@ class Run:
     strategy: tf.distribute.Strategy
     shards_dir: Path
     seed: int
-    classes: list[str]
+    index: dict  # the shards' index.json
     records: int  # train records per epoch (images and their augmented copies)
     loss: keras.losses.Loss
     val_data: tf.data.Dataset
     backup: Path
     live_dir: Path
+
+    @property
+    def classes(self) -> list[str]:
+        return self.index["classes"]
 
     @property
     def steps(self) -> int:
@@ -134,6 +138,27 @@ def train(
     the same params and data resumes from the last finished epoch and ends with the same
     model an uninterrupted run would have.
     """
+    run, snapshot = start_run(cfg, shards_dir, live_dir, backup_root, seed)
+    stopper, diverged = fit_phases(run, snapshot)
+    kept = stopper.best_epoch + 1
+    with files.atomic_path(model_path) as tmp:
+        run.model.save(tmp)
+    # predict must square photos the way augment did for training
+    write_info(model_path.parent, ModelInfo(run.classes, run.index["augment"]["resize"], limits, epoch=kept))
+    shutil.rmtree(run.backup, ignore_errors=True)  # the run ended: nothing left to resume
+    if diverged:
+        raise UserError(
+            f"train: the loss became NaN; kept the model of epoch {kept} in {model_path}; "
+            "lower train.learning_rate or use another train.loss"
+        )
+    return run.model
+
+
+def start_run(
+    cfg: TrainParams, shards_dir: Path, live_dir: Path, backup_root: Path, seed: int
+) -> tuple[Run, dict | None]:
+    """Seed everything, build the model, check the disk and open the backup; also the snapshot an
+    interrupted run of these params and data left (None: start afresh)."""
     strategy = distribution_strategy(cfg.distribute)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -143,38 +168,23 @@ def train(
         model = build_model(cfg, index["image_size"], len(index["classes"]))
     require_space(model, backup_root)
     backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed), live_dir)
-    run = Run(
-        cfg,
-        model,
-        strategy,
-        shards_dir,
-        seed,
-        index["classes"],
-        train_split["records"],
-        make_loss(cfg, train_split["positives"], train_split["records"]),
-        split_dataset(shards_dir, "val", cfg.batch_size),
-        backup,
-        live_dir,
-    )
-    phases = plan_phases(cfg)
+    loss = make_loss(cfg, train_split["positives"], train_split["records"])
+    val_data = split_dataset(shards_dir, "val", cfg.batch_size)
+    run = Run(cfg, model, strategy, shards_dir, seed, index, train_split["records"], loss, val_data, backup, live_dir)
+    return run, snapshot
+
+
+def fit_phases(run: Run, snapshot: dict | None) -> tuple[resume.ResumableEarlyStopping, bool]:
+    """Every phase from the one ``snapshot`` was taken in, under one dvclive run; the last phase's early
+    stopping (which knows the kept epoch) and whether the loss became NaN."""
+    phases = plan_phases(run.cfg)
     resumed = [phase.name for phase in phases].index(snapshot["phase"]) if snapshot else 0
-    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=snapshot is not None) as live:
+    with Live(str(run.live_dir), dvcyaml=False, save_dvc_exp=False, resume=snapshot is not None) as live:
         for number, phase in enumerate(phases[resumed:], start=resumed):
             stopper, diverged = fit_phase(run, phase, snapshot if number == resumed else None, live)
             if diverged:
                 break
-    kept = stopper.best_epoch + 1
-    with files.atomic_path(model_path) as tmp:
-        model.save(tmp)
-    # predict must square photos the way augment did for training
-    write_info(model_path.parent, ModelInfo(run.classes, index["augment"]["resize"], limits, epoch=kept))
-    shutil.rmtree(backup, ignore_errors=True)  # the run ended: nothing left to resume
-    if diverged:
-        raise UserError(
-            f"train: the loss became NaN; kept the model of epoch {kept} in {model_path}; "
-            "lower train.learning_rate or use another train.loss"
-        )
-    return model
+    return stopper, diverged
 
 
 def require_space(model: keras.Model, backup_root: Path) -> None:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import difflib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from yerbnet import files
 from yerbnet.classtree import taxonomy
 from yerbnet.encode import DATASET_COLUMNS
 from yerbnet.errors import UserError
+from yerbnet.labels.azure import Row
 from yerbnet.labels.forms import read_export
 from yerbnet.labels.matching import Matcher
 from yerbnet.labels.table import LABELS_TABLE, write_labels_table
@@ -31,6 +33,17 @@ from yerbnet.params import LabelsParams
 REPORT = "report.json"
 HEADLINE = ("rows_read", "matched_images", "rows_without_image", "duplicate_rows_merged", "images_without_labels")
 EXAMPLES = 10  # file names listed per kind of dropped row
+
+
+@dataclass
+class Matches:
+    """The export's rows, matched to scraped photos."""
+
+    found: dict[str, set[str]] = field(default_factory=dict)  # photo -> its tidied labels
+    raw_labels: set[str] = field(default_factory=set)  # every label as written in the export
+    counts: Counter[str] = field(default_factory=Counter)
+    unmatched: list[str] = field(default_factory=list)  # URLs naming no photo
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)  # URL -> the photos it could name
 
 
 def import_labels(
@@ -43,54 +56,68 @@ def import_labels(
     """
     read = read_export(export)
     matcher = Matcher(images)
-    found: dict[str, set[str]] = {}
-    raw_labels: set[str] = set()
-    counts: Counter[str] = Counter(rows_read=len(read.rows))
-    unmatched: list[str] = []
-    ambiguous: dict[str, list[str]] = {}
-    for url, row_labels in read.rows:
+    matches = match_rows(read.rows, matcher, export)
+    _check_matched(export, matches.counts, cfg.min_matched, matches.unmatched, matches.ambiguous)
+
+    spelling = canonical_spellings(matches.found.values(), cfg.taxonomy or [])
+    labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(matches.found.items()) if raw}
+    if cfg.taxonomy is not None:
+        check_taxonomy(labels, cfg.taxonomy, export)
+    check_class_names(labels, export)
+    unlabelled = [name for name in sorted(matcher.stored.values()) if name not in labels]
+    matches.counts["matched_images"] = len(matches.found)
+    matches.counts["images_without_labels"] = len(unlabelled)
+    write_labels_table(out_dir / LABELS_TABLE, labels)
+    files.write_json(out_dir / REPORT, report(export, read.form, matches, labels, spelling, unlabelled))
+    return {key: matches.counts[key] for key in HEADLINE}
+
+
+def match_rows(rows: list[Row], matcher: Matcher, export: Path) -> Matches:
+    """Each row's photo; rows naming none (or several) are counted and kept as examples, never guessed."""
+    matches = Matches(counts=Counter(rows_read=len(rows)))
+    for url, row_labels in rows:
         try:
             match = matcher.match(url)
         except UserError as exc:
             raise UserError(f"{export}: {exc}") from None
         if match.file is None:
-            counts["rows_without_image"] += 1
+            matches.counts["rows_without_image"] += 1
             if match.ambiguous:
-                ambiguous[url] = list(match.candidates)
+                matches.ambiguous[url] = list(match.candidates)
             else:
-                unmatched.append(url)
+                matches.unmatched.append(url)
             continue
-        counts["duplicate_rows_merged"] += match.file in found
-        counts["rows_without_labels"] += not row_labels
-        raw_labels.update(row_labels)
-        found.setdefault(match.file, set()).update(filter(None, map(tidy, row_labels)))
-    _check_matched(export, counts, cfg.min_matched, unmatched, ambiguous)
+        matches.counts["duplicate_rows_merged"] += match.file in matches.found
+        matches.counts["rows_without_labels"] += not row_labels
+        matches.raw_labels.update(row_labels)
+        matches.found.setdefault(match.file, set()).update(filter(None, map(tidy, row_labels)))
+    return matches
 
-    spelling = canonical_spellings(found.values(), cfg.taxonomy or [])
-    labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(found.items()) if raw}
-    if cfg.taxonomy is not None:
-        check_taxonomy(labels, cfg.taxonomy, export)
-    check_class_names(labels, export)
+
+def report(
+    export: Path,
+    form: str,
+    matches: Matches,
+    labels: dict[str, list[str]],
+    spelling: dict[str, str],
+    unlabelled: list[str],
+) -> dict:
+    """``data/labels/report.json``: what was read, matched and dropped, and why."""
     conflicts = sorted(name for name, given in labels.items() if taxonomy.NO_YERB in given and len(given) > 1)
-    unlabelled = [name for name in sorted(matcher.stored.values()) if name not in labels]
-
-    counts["matched_images"] = len(found)
-    counts["images_without_labels"] = len(unlabelled)
-    write_labels_table(out_dir / LABELS_TABLE, labels)
-    report = {
+    return {
         "export": str(export),
-        "form": read.form,
-        **{key: counts[key] for key in HEADLINE},
-        "rows_without_labels": counts["rows_without_labels"],
+        "form": form,
+        **{key: matches.counts[key] for key in HEADLINE},
+        "rows_without_labels": matches.counts["rows_without_labels"],
         "no_yerb_conflicts": len(conflicts),
         "labelled_images": len(labels),
-        "ambiguous_rows": len(ambiguous),
+        "ambiguous_rows": len(matches.ambiguous),
         "normalised_labels": {
-            raw: spelling[tidy(raw)] for raw in sorted(raw_labels) if tidy(raw) and spelling[tidy(raw)] != raw
+            raw: spelling[tidy(raw)] for raw in sorted(matches.raw_labels) if tidy(raw) and spelling[tidy(raw)] != raw
         },
         "examples": {
-            "rows_without_image": sorted(unmatched)[:EXAMPLES],
-            "ambiguous_rows": dict(sorted(ambiguous.items())[:EXAMPLES]),
+            "rows_without_image": sorted(matches.unmatched)[:EXAMPLES],
+            "ambiguous_rows": dict(sorted(matches.ambiguous.items())[:EXAMPLES]),
             "images_without_labels": unlabelled[:EXAMPLES],
             "no_yerb_conflicts": conflicts[:EXAMPLES],
         },
@@ -99,8 +126,6 @@ def import_labels(
             "images_without_labels": "left out of training, never read as 'No Yerb'",
         },
     }
-    files.write_json(out_dir / REPORT, report)
-    return {key: counts[key] for key in HEADLINE}
 
 
 def tidy(label: str) -> str:
