@@ -167,8 +167,8 @@ class TrainParams:
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     loss: Literal["bce", "weighted_bce", "focal"] = "weighted_bce"
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))
-    epochs: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
-    patience: int = field(default=30, metadata=_check(_positive, "an integer > 0"))
+    epochs: int = field(default=40, metadata=_check(_positive, "an integer > 0"))
+    patience: int = field(default=40, metadata=_check(_positive, "an integer > 0"))
     monitor: Literal[
         "val_pr_auc", "val_macro_f1", "val_loss", "val_binary_accuracy", "val_product_recall", "val_no_yerb_recall"
     ] = "val_pr_auc"
