@@ -78,6 +78,6 @@ def test_a_duplicated_key_is_one_clear_error(tmp_path):
 
 
 def test_changed_from_defaults_names_what_an_experiment_changed():
-    params = parse_params({"train": {"learning_rate": 5e-05, "epochs": 30}, "augment": {"flip": True}})
+    params = parse_params({"train": {"learning_rate": 5e-05, "epochs": 40}, "augment": {"flip": True}})
     assert changed_from_defaults(params) == {"augment.flip": True, "train.learning_rate": 5e-05}
     assert changed_from_defaults(load_params(Path("params.yaml"))) == {}
