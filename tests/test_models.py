@@ -68,8 +68,8 @@ def test_resnet50_gets_its_pixels_the_way_keras_preprocesses_them(tmp_path):
     )
 
 
-def test_simple_cnn_refuses_pretrained_weights():
-    with pytest.raises(UserError, match="must be null for simple_cnn"):
+def test_simple_cnn_has_no_imagenet_weights():
+    with pytest.raises(UserError, match="'imagenet' does not exist for simple_cnn"):
         build_model(TrainParams(architecture="simple_cnn", weights="imagenet"), 32, 3)
 
 
@@ -85,7 +85,7 @@ def test_mixed_precision_computes_in_float16_keeps_scores_float32_and_restores_t
     cfg = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, mixed_precision=True)
     model = build_model(cfg, 32, 3)
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    conv = next(layer for layer in model.get_layer("simple_cnn").layers if isinstance(layer, keras.layers.Conv2D))
     scores = model(np.zeros((2, 32, 32, 3), np.float32))
 
     assert conv.compute_dtype == "float16" and conv.variable_dtype == "float32"

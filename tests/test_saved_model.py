@@ -71,10 +71,27 @@ def test_a_trained_backbone_becomes_the_weights_file_of_a_new_run(tmp_path, caps
     )
 
 
-def test_simple_cnn_has_no_backbone_to_export(tmp_path):
+def test_a_trained_simple_cnn_starts_a_run_of_another_width_only_if_it_fits(tmp_path):
+    """The sim-to-real start with the default architecture: same depth, width and stem, or a one-line error."""
     from yerbnet.errors import UserError
     from yerbnet.saved_model import save_backbone_weights
 
-    build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, 3).save(tmp_path / "model.keras")
-    with pytest.raises(UserError, match="has no keras.applications backbone"):
+    cfg = TrainParams(cnn_blocks=1, cnn_filters=4)
+    build_model(cfg, 32, 3).save(tmp_path / "model.keras")
+    assert save_backbone_weights(tmp_path / "model.keras", tmp_path / "sim.weights.h5") == "simple_cnn"
+    started = build_model(TrainParams(cnn_blocks=1, cnn_filters=4, weights=str(tmp_path / "sim.weights.h5")), 32, 5)
+    assert started.output_shape == (None, 5)
+    with pytest.raises(UserError, match="does not fit simple_cnn with cnn_blocks 1, cnn_filters 8"):
+        build_model(TrainParams(cnn_blocks=1, cnn_filters=8, weights=str(tmp_path / "sim.weights.h5")), 32, 5)
+
+
+def test_a_model_without_a_nested_backbone_has_none_to_export(tmp_path):
+    import keras
+
+    from yerbnet.errors import UserError
+    from yerbnet.saved_model import save_backbone_weights
+
+    flat = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(2, 3), keras.layers.GlobalMaxPooling2D()])
+    flat.save(tmp_path / "model.keras")
+    with pytest.raises(UserError, match="has no backbone to export"):
         save_backbone_weights(tmp_path / "model.keras", tmp_path / "x.weights.h5")

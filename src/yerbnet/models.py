@@ -26,15 +26,30 @@ def _to_unit_range(x: keras.KerasTensor) -> keras.KerasTensor:
 
 
 def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
-    """The seed's from-scratch net: a strided stem (kernel 2 * stride + 1), then conv/pool blocks doubling in width."""
-    if weights:
-        raise UserError("params.yaml: train.weights must be null for simple_cnn (it has no pretrained weights)")
+    """The seed's from-scratch net: a strided stem (kernel 2 * stride + 1), then conv/pool blocks doubling in width.
+
+    Built as a nested model, like the keras.applications backbones, so that a trained one can be
+    saved by ``yerbnet backbone`` and start another run (``train.weights``: a sim-to-real start).
+    """
+    if weights == "imagenet":
+        raise UserError("params.yaml: train.weights = 'imagenet' does not exist for simple_cnn; allowed: null | a file")
     x = _to_unit_range(x)
-    x = _conv_bn_relu(x, cfg.cnn_filters, kernel=2 * cfg.cnn_stem_stride + 1, strides=cfg.cnn_stem_stride)
+    inputs = keras.Input(tuple(x.shape[1:]))
+    y = _conv_bn_relu(inputs, cfg.cnn_filters, kernel=2 * cfg.cnn_stem_stride + 1, strides=cfg.cnn_stem_stride)
     for block in range(1, cfg.cnn_blocks + 1):
-        x = _conv_bn_relu(x, cfg.cnn_filters * 2**block, kernel=3, strides=1)
-        x = layers.MaxPooling2D()(x)
-    return x
+        y = _conv_bn_relu(y, cfg.cnn_filters * 2**block, kernel=3, strides=1)
+        y = layers.MaxPooling2D()(y)
+    backbone = keras.Model(inputs, y, name="simple_cnn")
+    if weights:
+        try:
+            backbone.load_weights(weights)
+        except ValueError as exc:  # layer shapes differ: another depth, width or stem
+            raise UserError(
+                f"train.weights = {weights!r} does not fit simple_cnn with cnn_blocks {cfg.cnn_blocks}, "
+                f"cnn_filters {cfg.cnn_filters}, cnn_stem_stride {cfg.cnn_stem_stride} "
+                f"({str(exc).splitlines()[0][:160]})"
+            ) from None
+    return backbone(x)
 
 
 def _conv_bn_relu(x: keras.KerasTensor, filters: int, kernel: int, strides: int) -> keras.KerasTensor:

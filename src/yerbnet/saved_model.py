@@ -108,8 +108,8 @@ def save_backbone_weights(model_path: Path, out: Path) -> str:
     backbone = next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
     if backbone is None:
         raise UserError(
-            f"{model_path}: {model.name} has no keras.applications backbone to export "
-            "(simple_cnn is built layer by layer); train another architecture"
+            f"{model_path}: {model.name} has no backbone to export (a model saved before backbones were "
+            "nested models); train it again"
         )
     if not out.name.endswith(".weights.h5"):
         raise UserError(f"{out}: the file name must end in .weights.h5 (Keras 3 weights format)")
