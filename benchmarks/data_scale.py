@@ -1,6 +1,7 @@
 """Wall time and peak memory of every data stage, and of DVC itself, at 1,000 to 100,000 photos.
 
     .venv/bin/python benchmarks/data_scale.py --photos 1000 10000 100000 [--json results.json] [--archives]
+                                              [--stages scrape import_labels encode] [--no-dvc]
 
 Generates the largest count of distinct 320 px JPEGs once (in parallel, deterministic
 content, a folder per 1,000 posts) with an Azure ML Data Labeling CSV export naming them.
@@ -136,12 +137,12 @@ def pack(images: Path, out: Path) -> None:
                 tar.add(images / name, arcname=name)
 
 
-def measure(work: Path, photos: int, archives: bool) -> list[dict]:
-    """Every step's figures for one photo count, in order."""
+def measure(work: Path, photos: int, archives: bool, stages: list[str], with_dvc: bool) -> list[dict]:
+    """Every step's figures for one photo count, in order (``stages`` in dvc.yaml's order)."""
     steps: list[tuple[str, str]] = [
         (name, stage["cmd"])
         for name, stage in yaml.safe_load((work / "dvc.yaml").read_text())["stages"].items()
-        if name in DATA_STAGES
+        if name in stages
     ]
     results = []
 
@@ -161,6 +162,8 @@ def measure(work: Path, photos: int, archives: bool) -> list[dict]:
 
     for name, cmd in steps:
         record(name, *run_stage(cmd, work))
+    if not with_dvc:
+        return results
     record(
         "dvc commit (hash + copy to cache)",
         *dvc(work, "commit -f " + " ".join(DATA_STAGES)),
@@ -208,6 +211,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also append every result line to this file")
     parser.add_argument("--archives", action="store_true", help="also time the images packed as tars")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    parser.add_argument(
+        "--stages", nargs="+", choices=DATA_STAGES, default=list(DATA_STAGES), help="the data stages to run"
+    )
+    parser.add_argument("--no-dvc", action="store_true", help="only the stages, not DVC's own commands")
     parser.add_argument("--table", type=Path, help="only print the table of an earlier run's --json file")
     args = parser.parse_args()
     if args.table:
@@ -219,7 +226,7 @@ def main() -> None:
     for photos in args.photos:
         work = Path(tempfile.mkdtemp(prefix=f"yerbnet-scale-{photos}-", dir=args.work))
         scratch_project(work, args.source, photos)
-        results = measure(work, photos, args.archives)
+        results = measure(work, photos, args.archives, args.stages, not args.no_dvc)
         if args.json:
             with args.json.open("a", encoding="utf-8") as out:
                 out.writelines(json.dumps(r) + "\n" for r in results)

@@ -17,7 +17,10 @@ if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
         encoded, report = encode(
-            read_labels_table(LABELS / LABELS_TABLE), read_manifest(RAW), params.encode, params.seed
+            read_labels_table(LABELS / LABELS_TABLE),
+            read_manifest(RAW, columns=["file", "shortcode", "sha256"]),
+            params.encode,
+            params.seed,
         )
         write_encoded(encoded, report, OUT)
         write_distribution(report, REPORTS / "class_distribution.csv", REPORTS / "class_distribution.png")

@@ -14,6 +14,6 @@ if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
         export = Path(params.labels.export) if params.labels.export else RAW / SYNTHETIC_EXPORT
-        manifest = read_manifest(RAW)
+        manifest = read_manifest(RAW, columns=["file", "original"])
         report = import_labels(export, dict(zip(manifest["file"], manifest["original"])), OUT, params.labels)
         print("import_labels: " + ", ".join(f"{k} {v}" for k, v in report.items()))

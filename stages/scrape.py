@@ -11,5 +11,5 @@ RAW = Path("data/raw")
 if __name__ == "__main__":
     with reported_as_exit():
         params = load_params()
-        records = scrape(params.scrape, seed=params.seed, raw_dir=RAW)
-        print(f"scrape: {len(records)} images from source '{params.scrape.source}' in {RAW}")
+        stored = scrape(params.scrape, seed=params.seed, raw_dir=RAW)
+        print(f"scrape: {stored} images from source '{params.scrape.source}' in {RAW}")

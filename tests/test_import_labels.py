@@ -5,6 +5,7 @@ import pytest
 from yerbnet.classtree.taxonomy import LEAVES
 from yerbnet.errors import UserError
 from yerbnet.labels import azure
+from yerbnet.labels.forms import read_export
 from yerbnet.labels.import_labels import import_labels
 from yerbnet.labels.table import read_labels_table
 from yerbnet.params import LabelsParams, parse_params
@@ -31,20 +32,20 @@ def test_a_written_export_reads_back(tmp_path):
         (azure.datastore_url("b.jpg"), ["No Yerb"]),
     ]
     azure.write_csv_export(tmp_path / "labels.csv", rows)
-    assert azure.read_csv_export(tmp_path / "labels.csv") == rows
+    assert read_export(tmp_path / "labels.csv").rows == rows
 
 
 def test_columns_are_found_in_any_case_and_a_bom_is_fine(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("\ufeffIMAGE_URL,label\nAmlDatastore://ds/x/a.jpg,Cans/Lemon\n", encoding="utf-8")
-    assert azure.read_csv_export(path) == [("AmlDatastore://ds/x/a.jpg", ["Cans/Lemon"])]
+    assert read_export(path).rows == [("AmlDatastore://ds/x/a.jpg", ["Cans/Lemon"])]
 
 
 def test_a_csv_without_the_needed_columns_names_what_it_found(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("Image,Tag\na.jpg,Cans\n")
     with pytest.raises(UserError, match="found: Image, Tag"):
-        azure.read_csv_export(path)
+        read_export(path)
 
 
 def test_import_counts_what_matched_and_merges_duplicate_rows(tmp_path):

@@ -390,7 +390,7 @@ def test_the_stage_dispatches_to_instagram_and_the_cache_is_git_ignored(
     instagram.add("Csingle0001")
     monkeypatch.chdir(tmp_path)
 
-    records = scrape(params(), seed=0, raw_dir=Path("data/raw"))
+    assert scrape(params(), seed=0, raw_dir=Path("data/raw")) == 1
 
-    assert [r.shortcode for r in records] == ["Csingle0001"]
+    assert list(read_manifest(Path("data/raw"))["shortcode"]) == ["Csingle0001"]
     assert (tmp_path / "data/instagram-cache/.gitignore").read_text().endswith("*\n")

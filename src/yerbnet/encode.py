@@ -8,6 +8,7 @@ manifest and the params only, so the export form the labels came in cannot chang
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -113,11 +114,11 @@ def group_ids(shortcodes: list[str], hashes: list[str]) -> list[int]:
             i = parent[i]
         return i
 
-    first_seen: dict[tuple[str, str], int] = {}
-    for i, keys in enumerate(zip(shortcodes, hashes)):
-        for kind, key in zip(("post", "sha"), keys):
-            j = first_seen.setdefault((kind, key), i)
-            parent[find(i)] = find(j)
+    first_with_post: dict[str, int] = {}
+    first_with_hash: dict[str, int] = {}
+    for i, (post, sha) in enumerate(zip(shortcodes, hashes)):
+        for first_seen, key in ((first_with_post, post), (first_with_hash, sha)):
+            parent[find(i)] = find(first_seen.setdefault(key, i))
     return [find(i) for i in range(len(shortcodes))]
 
 
@@ -204,7 +205,7 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
             "image": images,
             "shortcode": posts.loc[images, "shortcode"].tolist(),
             "split": splits,
-            "labels": [json.dumps(labels_) for labels_ in label_sets],
+            "labels": _as_json(label_sets),
         },
         columns=list(DATASET_COLUMNS),
     )
@@ -227,6 +228,12 @@ def encode(labels: dict[str, list[str]], manifest: pd.DataFrame, cfg: EncodePara
         "missing_from_splits": _missing_from_splits(frame, classes, groups, counts),
     }
     return Encoded(frame, classes), report
+
+
+def _as_json(label_sets: list[list[str]]) -> list[str]:
+    """Each label set as a JSON list; images with the same labels share one string."""
+    dumps = functools.cache(lambda labels: json.dumps(list(labels)))
+    return [dumps(tuple(labels)) for labels in label_sets]
 
 
 def _holding(label_sets: list[list[str]], source: str) -> int:
@@ -270,7 +277,8 @@ def decode(row: np.ndarray, classes: list[str]) -> list[str]:
 
 
 def write_encoded(encoded: Encoded, report: dict, out_dir: Path) -> None:
-    files.write_text(out_dir / DATASET, encoded.frame.to_csv(index=False, lineterminator="\n"))
+    with files.atomic_path(out_dir / DATASET) as tmp:  # straight to the file: no copy of the table as text
+        encoded.frame.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
     files.write_json(out_dir / CLASSES, report)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from yerbnet import files
@@ -91,13 +93,9 @@ def write_csv_export(path: Path, rows: list[Row]) -> None:
     files.write_text(path, buffer.getvalue())
 
 
-def read_csv_export(path: Path) -> list[Row]:
-    """(url, labels) per data row of a CSV export; column names matched case-insensitively."""
-    return parse_csv(read_text(path), str(path))
-
-
-def parse_csv(text: str, source: str) -> list[Row]:
-    reader = csv.DictReader(io.StringIO(text))
+def parse_csv(lines: Iterable[str], source: str) -> list[Row]:
+    """(url, labels) per data row of a CSV export read line by line; column names matched case-insensitively."""
+    reader = csv.DictReader(lines)
     columns = {name.strip().lower(): name for name in reader.fieldnames or []}
     url_col = next((columns[c] for c in URL_COLUMNS if c in columns), None)
     label_col = next((columns[c] for c in LABEL_COLUMNS if c in columns), None)
@@ -108,9 +106,10 @@ def parse_csv(text: str, source: str) -> list[Row]:
             f"Accepted forms: {'; '.join(FORMS)}"
         )
     rows = []
+    parse = functools.cache(parse_label_cell)  # rows with the same cell share its list: 100,000 rows, a few hundred
     for row in reader:
         try:
-            rows.append((row[url_col] or "", parse_label_cell(row[label_col] or "")))
+            rows.append((row[url_col] or "", parse(row[label_col] or "")))
         except UserError as exc:
             raise UserError(f"{source}, line {reader.line_num}: {exc}") from None
     return rows

@@ -23,7 +23,9 @@ def read_export(path: Path) -> Export:
     text = azure.read_text(path)
     if text.lstrip()[:1] in ("{", "["):
         return _read_json(text, str(path))
-    return Export("csv", azure.parse_csv(text, str(path)))
+    del text  # checked; the CSV form streams from the file rather than hold the text and a reader's copy
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        return Export("csv", azure.parse_csv(lines, str(path)))
 
 
 def _read_json(text: str, source: str) -> Export:

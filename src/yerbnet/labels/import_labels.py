@@ -39,7 +39,9 @@ EXAMPLES = 10  # file names listed per kind of dropped row
 class Matches:
     """The export's rows, matched to scraped photos."""
 
-    found: dict[str, set[str]] = field(default_factory=dict)  # photo -> its tidied labels
+    found: dict[str, frozenset[str]] = field(
+        default_factory=dict
+    )  # photo -> its tidied labels (shared, see match_rows)
     raw_labels: set[str] = field(default_factory=set)  # every label as written in the export
     counts: Counter[str] = field(default_factory=Counter)
     unmatched: list[str] = field(default_factory=list)  # URLs naming no photo
@@ -60,7 +62,8 @@ def import_labels(
     _check_matched(export, matches.counts, cfg.min_matched, matches.unmatched, matches.ambiguous)
 
     spelling = canonical_spellings(matches.found.values(), cfg.taxonomy or [])
-    labels = {name: sorted({spelling[label] for label in raw}) for name, raw in sorted(matches.found.items()) if raw}
+    spelled = {raw: sorted({spelling[label] for label in raw}) for raw in set(matches.found.values())}
+    labels = {name: spelled[raw] for name, raw in sorted(matches.found.items()) if raw}
     if cfg.taxonomy is not None:
         check_taxonomy(labels, cfg.taxonomy, export)
     check_class_names(labels, export)
@@ -73,8 +76,13 @@ def import_labels(
 
 
 def match_rows(rows: list[Row], matcher: Matcher, export: Path) -> Matches:
-    """Each row's photo; rows naming none (or several) are counted and kept as examples, never guessed."""
+    """Each row's photo; rows naming none (or several) are counted and kept as examples, never guessed.
+
+    Photos with the same labels share one label set: 100,000 photos carry a few hundred
+    distinct sets, and a set per photo would be a fifth of the stage's memory.
+    """
     matches = Matches(counts=Counter(rows_read=len(rows)))
+    shared: dict[frozenset[str], frozenset[str]] = {}
     for url, row_labels in rows:
         try:
             match = matcher.match(url)
@@ -90,7 +98,8 @@ def match_rows(rows: list[Row], matcher: Matcher, export: Path) -> Matches:
         matches.counts["duplicate_rows_merged"] += match.file in matches.found
         matches.counts["rows_without_labels"] += not row_labels
         matches.raw_labels.update(row_labels)
-        matches.found.setdefault(match.file, set()).update(filter(None, map(tidy, row_labels)))
+        found = frozenset(filter(None, map(tidy, row_labels))) | matches.found.get(match.file, frozenset())
+        matches.found[match.file] = shared.setdefault(found, found)
     return matches
 
 

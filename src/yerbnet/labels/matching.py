@@ -17,7 +17,6 @@ carries the folder; such rows are reported with their candidates, never guessed.
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -57,11 +56,18 @@ class Matcher:
         if not isinstance(originals, Mapping):  # plain names: uploaded as stored
             originals = {name: name for name in originals}
         self.by_path: dict[str, str] = {}
-        self.by_name: defaultdict[str, list[str]] = defaultdict(list)
+        self.by_name: dict[str, str] = {}  # file name -> the one photo uploaded under it
+        self.shared_names: dict[str, list[str]] = {}  # file name -> the photos (in several folders) that share it
         for stored, original in sorted(originals.items()):
             key = unicodedata.normalize("NFC", original.replace("\\", "/")).strip("/")
             self.by_path[key] = stored
-            self.by_name[key.rsplit("/", 1)[-1]].append(stored)
+            name = key.rsplit("/", 1)[-1]
+            if name in self.shared_names:
+                self.shared_names[name].append(stored)
+            elif name in self.by_name:
+                self.shared_names[name] = [self.by_name.pop(name), stored]
+            else:
+                self.by_name[name] = stored
         self.stored = {unicodedata.normalize("NFC", name): name for name in originals}
 
     def match(self, url: str) -> Match:
@@ -71,9 +77,8 @@ class Matcher:
             if stored is not None:
                 return Match(stored)
         name = parts[-1] if parts else ""
-        same_name = self.by_name.get(name, [])
-        if len(same_name) == 1:
-            return Match(same_name[0])
-        if name in self.stored and not same_name:
-            return Match(self.stored[name])
-        return Match(None, tuple(same_name))
+        if name in self.by_name:
+            return Match(self.by_name[name])
+        if name in self.shared_names:
+            return Match(None, tuple(self.shared_names[name]))
+        return Match(self.stored.get(name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 from pathlib import Path
 
@@ -14,15 +16,16 @@ LABELS_TABLE = "labels.csv"
 
 
 def write_labels_table(path: Path, labels: dict[str, list[str]]) -> None:
-    """One row per image: its file name and a JSON list of its labels."""
-    table = pd.DataFrame(
-        {"image": list(labels), "labels": [json.dumps(v) for v in labels.values()]}, columns=["image", "labels"]
-    )
-    files.write_text(path, table.to_csv(index=False, lineterminator="\n"))
+    """One row per image: its file name and a JSON list of its labels (written row by row: no copy of the table)."""
+    with files.atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as out:
+        rows = csv.writer(out, lineterminator="\n")
+        rows.writerow(["image", "labels"])
+        rows.writerows((image, json.dumps(given)) for image, given in labels.items())
 
 
 def read_labels_table(path: Path) -> dict[str, list[str]]:
     if not path.exists():
         raise UserError(f"{path}: not found; run the import_labels stage first")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return {row.image: json.loads(row.labels) for row in table.itertuples()}
+    loads = functools.cache(json.loads)  # images with the same labels share one list
+    return {image: loads(cell) for image, cell in zip(table["image"], table["labels"])}

@@ -5,9 +5,11 @@ its file names (``{date_utc}_UTC[_N].jpg``), the shortcode from the post's ``.js
 videos, metadata, captions and the profile picture are left out. The instagram source
 feeds its download cache through the same code, so both give identical manifests.
 
-Images are decoded and re-encoded on every core, a few at a time (memory stays flat however
-large the folder is), and written in sorted path order by one thread, so two runs over the
-same folder write byte-identical outputs whatever the number of cores.
+Images are decoded and re-encoded on every core, a few at a time, and written in sorted path
+order by one thread, so two runs over the same folder write byte-identical outputs whatever
+the number of cores. Memory stays flat however large the folder is: files are streamed from
+the folder walk, and what must be remembered per photo (its name, its hash, its manifest
+row) goes to a SQLite file (:class:`Written`), not into Python objects.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import lzma
 import os
 import re
 import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +40,7 @@ from yerbnet.sources.images import IMAGE_SUFFIXES, UnusableImage, load_rgb
 from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, ImageRecord, jpeg_bytes, write_jpeg, write_manifest
 
 REPORT = "scrape_report.json"
+WRITTEN = ".scrape.sqlite"  # Written's scratch table; gone when the stage ends
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
 INSTALOADER_STEM = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})_UTC")
 CAROUSEL_ITEM = re.compile(r"^(?P<post>.+)_(?P<index>\d+)$")
@@ -77,9 +81,8 @@ class Normalised:
 
 @dataclass
 class Listing:
-    """The folder's files, sorted: image candidates, plus what was left out and why."""
+    """What the folder walk left out, and why (the image candidates themselves are streamed)."""
 
-    images: list[Path] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
 
@@ -97,7 +100,7 @@ def normalise(path: Path, max_pixels: int, max_side: int | None) -> Normalised |
     return Normalised(hashlib.sha256(data).hexdigest(), jpeg_bytes(image), image.size)
 
 
-def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> list[ImageRecord]:
+def scrape_directory(cfg: ScrapeParams, raw_dir: Path) -> int:
     """The ``directory`` source: ``cfg.directory`` into ``raw_dir``."""
     root = Path(cfg.directory)
     if not root.is_dir():
@@ -115,32 +118,35 @@ def ingest(
     source: str,
     shortcodes: frozenset[str] | None = None,
     workers: int | None = None,
-) -> list[ImageRecord]:
+) -> int:
     """Normalise every usable image under ``root`` into ``raw_dir``; write the manifest and the report.
 
     ``shortcodes``, when given, keeps only those posts (the instagram source: complete, within ``max_posts``).
-    Fails only when no image at all is usable.
+    Returns the number of images stored; fails only when no image at all is usable.
     """
     _reset(raw_dir)
-    listing = list_folder(root)
-    writer = _Writer(root, raw_dir / IMAGES_DIR, cfg, source, shortcodes, listing)
+    total = sum(1 for _ in image_files(root, Listing()))  # a first walk, names only: the progress bar's total
+    listing = Listing()
     workers = workers or os.cpu_count() or 1
     with (
+        Written(raw_dir / WRITTEN) as written,
         ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(listing.images), desc=f"scrape {source}", unit="img") as bar,
+        tqdm(total=total, desc=f"scrape {source}", unit="img") as bar,
     ):
-        chosen = writer.chosen(listing.images, bar)
+        writer = _Writer(root, raw_dir / IMAGES_DIR, cfg, source, shortcodes, listing, written)
+        chosen = writer.chosen(image_files(root, listing), bar)
         for path, photo, result in ordered_map(pool, writer.prepare, chosen, window=workers * IN_FLIGHT_PER_WORKER):
-            if writer.write(path, photo, result) is None:
+            if not writer.write(path, photo, result):
                 bar.set_postfix(skipped=len(listing.skipped), refresh=False)
             bar.update()
-    write_manifest(raw_dir / MANIFEST, writer.records)
-    files.write_json(raw_dir / REPORT, _report(source, root, len(writer.records), listing))
-    if not writer.records:
+        write_manifest(raw_dir / MANIFEST, written.records())
+        stored = len(written)
+    files.write_json(raw_dir / REPORT, _report(source, root, stored, listing))
+    if not stored:
         raise UserError(f"{root}: no usable image among its files; see {raw_dir / REPORT} for what was skipped and why")
     if listing.skipped:
         print(f"scrape: {len(listing.skipped)} files skipped, listed in {raw_dir / REPORT}")
-    return writer.records
+    return stored
 
 
 def _reset(raw_dir: Path) -> None:
@@ -150,9 +156,9 @@ def _reset(raw_dir: Path) -> None:
     raw_dir.mkdir(parents=True)
 
 
-def list_folder(root: Path) -> Listing:
-    """Walk ``root`` in sorted order without following symlinked folders; classify every file."""
-    listing = Listing()
+def image_files(root: Path, listing: Listing) -> Iterator[Path]:
+    """Walk ``root`` in sorted order without following symlinked folders; yield the image candidates, and note
+    every other file in ``listing``."""
     inside = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -160,11 +166,11 @@ def list_folder(root: Path) -> Listing:
             listing.skipped.append(_skip(root, here / name, "symlinked folder, not followed"))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
         for name in sorted(n for n in filenames if not n.startswith(".")):
-            _classify(root, inside, here / name, listing)
-    return listing
+            if _is_image(root, inside, here / name, listing):
+                yield here / name
 
 
-def _classify(root: Path, inside: Path, path: Path, listing: Listing) -> None:
+def _is_image(root: Path, inside: Path, path: Path, listing: Listing) -> bool:
     name = path.name.lower()
     problem = _symlink_problem(path, inside) if path.is_symlink() else None
     if problem:
@@ -178,7 +184,8 @@ def _classify(root: Path, inside: Path, path: Path, listing: Listing) -> None:
     elif path.stem.endswith("_profile_pic"):
         listing.ignored["profile picture"] += 1
     else:
-        listing.images.append(path)
+        return True
+    return False
 
 
 def _symlink_problem(path: Path, inside: Path) -> str | None:
@@ -209,8 +216,55 @@ def _report(source: str, root: Path, images: int, listing: Listing) -> dict[str,
     }
 
 
+class Written:
+    """The photos stored so far, kept in a SQLite file inside ``data/raw`` (removed when done), not in memory.
+
+    scrape must remember every photo's output name (names stay unique), its source hash
+    (duplicates are kept once) and its manifest row (written sorted by name at the end).
+    As Python objects that is about 2 KB a photo, 270 MB of peak memory at 100,000 photos
+    (docs/scaling.md); in SQLite it is a few MB whatever the folder's size.
+    """
+
+    COLUMNS = tuple(f.name for f in fields(ImageRecord))
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode = OFF")  # a scratch table: a crash reruns the stage anyway
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute(f"CREATE TABLE photos ({', '.join(self.COLUMNS)}, source_sha256 UNIQUE, PRIMARY KEY (file))")
+
+    def __enter__(self) -> Written:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+        self.path.unlink(missing_ok=True)
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+
+    def has_name(self, file: str) -> bool:
+        return self.db.execute("SELECT 1 FROM photos WHERE file = ?", (file,)).fetchone() is not None
+
+    def first_with(self, source_sha256: str) -> str | None:
+        """The original path of the photo stored with this source hash, if any."""
+        row = self.db.execute("SELECT original FROM photos WHERE source_sha256 = ?", (source_sha256,)).fetchone()
+        return row[0] if row else None
+
+    def add(self, record: ImageRecord, source_sha256: str) -> None:
+        self.db.execute(
+            f"INSERT INTO photos VALUES ({', '.join('?' * (len(self.COLUMNS) + 1))})", (*astuple(record), source_sha256)
+        )
+
+    def records(self) -> Iterator[ImageRecord]:
+        """Every row, sorted by file name (SQLite's binary order of UTF-8 is Python's order of ``str``)."""
+        for row in self.db.execute(f"SELECT {', '.join(self.COLUMNS)} FROM photos ORDER BY file"):
+            yield ImageRecord(*row)
+
+
 class _Writer:
-    """Turns image files into manifest rows, one at a time, remembering only names and hashes."""
+    """Turns image files into manifest rows, one at a time, in path order."""
 
     def __init__(
         self,
@@ -220,12 +274,10 @@ class _Writer:
         source: str,
         shortcodes: frozenset[str] | None,
         listing: Listing,
+        written: Written,
     ) -> None:
         self.root, self.images_dir, self.cfg, self.source = root, images_dir, cfg, source
-        self.shortcodes, self.listing = shortcodes, listing
-        self.records: list[ImageRecord] = []
-        self.first_with_hash: dict[str, str] = {}
-        self.names: set[str] = set()
+        self.shortcodes, self.listing, self.written = shortcodes, listing, written
         self.post_meta = lru_cache(maxsize=META_CACHE)(self._read_meta)
 
     def chosen(self, paths: Iterable[Path], bar: tqdm) -> Iterator[tuple[Path, Photo]]:
@@ -251,15 +303,15 @@ class _Writer:
         path, photo = item
         return path, photo, normalise(path, self.cfg.max_pixels, self.cfg.max_side)
 
-    def write(self, path: Path, photo: Photo, result: Normalised | str) -> ImageRecord | None:
-        """Store a normalised photo and return its row, or note why not and return None (in path order)."""
+    def write(self, path: Path, photo: Photo, result: Normalised | str) -> bool:
+        """Store a normalised photo and its row, or note why not and return False (in path order)."""
         if isinstance(result, str):
             self._skip(path, result)
-            return None
-        if result.digest in self.first_with_hash:
-            self._skip(path, f"duplicate of {self.first_with_hash[result.digest]} (same content); kept once")
-            return None
-        self.first_with_hash[result.digest] = self._rel(path)
+            return False
+        first = self.written.first_with(result.digest)
+        if first is not None:
+            self._skip(path, f"duplicate of {first} (same content); kept once")
+            return False
         record = write_jpeg(
             result.jpeg,
             result.size,
@@ -270,8 +322,8 @@ class _Writer:
             photo.date_utc,
             photo.carousel_index,
         )
-        self.records.append(record)
-        return record
+        self.written.add(record, result.digest)
+        return True
 
     def _skip(self, path: Path, reason: str) -> None:
         self.listing.skipped.append({"file": self._rel(path), "reason": reason})
@@ -283,10 +335,7 @@ class _Writer:
     def _unique_name(self, stem: str, digest: str) -> str:
         """``stem.jpg``, or ``stem_<hash>.jpg`` when another file already took that name (e.g. a.png beside a.jpg)."""
         name = f"{stem}.jpg"
-        if name in self.names:
-            name = f"{stem}_{digest[:8]}.jpg"
-        self.names.add(name)
-        return name
+        return f"{stem}_{digest[:8]}.jpg" if self.written.has_name(name) else name
 
     def _identify(self, path: Path) -> Photo:
         """Post, date and carousel index from instaloader's metadata, else its file name, else the path."""

@@ -44,7 +44,6 @@ from yerbnet import files
 from yerbnet.errors import UserError
 from yerbnet.params import ScrapeParams
 from yerbnet.sources.directory import ingest, parse_post_structure, read_structure
-from yerbnet.sources.manifest import ImageRecord
 
 CACHE_ROOT = Path("data/instagram-cache")
 STAGING = ".partial"
@@ -62,7 +61,7 @@ class Tally:
     downloaded: int = 0
 
 
-def scrape_instagram(cfg: ScrapeParams, raw_dir: Path, cache_root: Path = CACHE_ROOT) -> list[ImageRecord]:
+def scrape_instagram(cfg: ScrapeParams, raw_dir: Path, cache_root: Path = CACHE_ROOT) -> int:
     """Fetch the posts the cache lacks, then write the newest ``max_posts`` posts' photos to ``raw_dir``."""
     cache = prepare_cache(cache_root, cfg.profile)
     tally = fetch(cfg, cache)

@@ -7,9 +7,11 @@ for each image's ``original`` path: label exports name photos as the user upload
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -85,16 +87,22 @@ def write_jpeg(
     )
 
 
-def write_manifest(path: Path, records: list[ImageRecord]) -> None:
-    frame = pd.DataFrame([asdict(r) for r in records], columns=[f.name for f in fields(ImageRecord)])
-    frame = frame.sort_values("file", kind="stable")
-    files.write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+def write_manifest(path: Path, records: Iterable[ImageRecord]) -> None:
+    """Write ``records``, already sorted by ``file``, one row at a time (a folder of any size streams through)."""
+    with files.atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as out:
+        rows = csv.writer(out, lineterminator="\n")
+        rows.writerow(field.name for field in fields(ImageRecord))
+        rows.writerows(astuple(record) for record in records)
 
 
-def read_manifest(raw_dir: Path) -> pd.DataFrame:
+def read_manifest(raw_dir: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``posts.csv``, all columns or only ``columns`` (a stage that needs two need not hold nine per photo)."""
     path = raw_dir / MANIFEST
     if not path.exists():
         raise UserError(f"{path}: not found; run the scrape stage first (dvc repro scrape)")
     return pd.read_csv(
-        path, dtype={"file": str, "original": str, "shortcode": str, "sha256": str}, keep_default_na=False
+        path,
+        dtype={"file": str, "original": str, "shortcode": str, "sha256": str},
+        keep_default_na=False,
+        usecols=columns,
     )

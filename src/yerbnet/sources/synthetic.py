@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from yerbnet.classtree.taxonomy import LEAVES, NO_YERB, parent
 from yerbnet.labels import azure
-from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, SYNTHETIC_EXPORT, ImageRecord, save_jpeg, write_manifest
+from yerbnet.sources.manifest import IMAGES_DIR, MANIFEST, SYNTHETIC_EXPORT, save_jpeg, write_manifest
 
 Colour = tuple[int, ...]
 Box = tuple[float, float, float, float]  # x, y, width, height
@@ -71,8 +71,8 @@ PLAIN_GLASS = ((95, 50, 20, 235), (215, 230, 230, 130))  # brown, clear
 SKIN = ((241, 194, 167), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 60, 40))
 
 
-def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]:
-    """Render the embedded data set, plus the Azure-style labels export a labeller would give."""
+def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> int:
+    """Render the embedded data set, plus the Azure-style labels export a labeller would give; return its size."""
     records, export_rows = [], []
     for photo in tqdm(render_photos(images, seed), total=images, desc="scrape synthetic", unit="img"):
         record = save_jpeg(
@@ -86,9 +86,9 @@ def scrape_synthetic(raw_dir: Path, images: int, seed: int) -> list[ImageRecord]
         )
         records.append(record)
         export_rows.append((azure.datastore_url(photo.file_name), list(photo.labels)))
-    write_manifest(raw_dir / MANIFEST, records)
+    write_manifest(raw_dir / MANIFEST, sorted(records, key=lambda record: record.file))
     azure.write_csv_export(raw_dir / SYNTHETIC_EXPORT, export_rows)
-    return records
+    return len(records)
 
 
 @dataclass(frozen=True)
