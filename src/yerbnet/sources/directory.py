@@ -221,8 +221,8 @@ class Written:
 
     scrape must remember every photo's output name (names stay unique), its source hash
     (duplicates are kept once) and its manifest row (written sorted by name at the end).
-    As Python objects that is about 2 KB a photo, 270 MB of peak memory at 100,000 photos
-    (docs/scaling.md); in SQLite it is a few MB whatever the folder's size.
+    As Python objects that was about 2 KB a photo: 272 MiB of peak memory at 100,000 photos
+    against 92 at 1,000; in SQLite, 101 against 91 (docs/scaling.md).
     """
 
     COLUMNS = tuple(f.name for f in fields(ImageRecord))
