@@ -39,9 +39,7 @@ EXAMPLES = 10  # file names listed per kind of dropped row
 class Matches:
     """The export's rows, matched to scraped photos."""
 
-    found: dict[str, frozenset[str]] = field(
-        default_factory=dict
-    )  # photo -> its tidied labels (shared, see match_rows)
+    found: dict[str, frozenset[str]] = field(default_factory=dict)  # photo -> tidied labels (see match_rows)
     raw_labels: set[str] = field(default_factory=set)  # every label as written in the export
     counts: Counter[str] = field(default_factory=Counter)
     unmatched: list[str] = field(default_factory=list)  # URLs naming no photo
