@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from yerbnet.classtree.decisions import Hierarchy
 from yerbnet.errors import UserError
 from yerbnet.models import BACKBONES, CaffeStyle, build_model
 from yerbnet.params import ARCHITECTURES, TrainParams
@@ -13,7 +14,7 @@ def test_params_and_the_registry_name_the_same_architectures():
     assert set(ARCHITECTURES) == set(BACKBONES)
 
 
-@pytest.mark.parametrize("head", ["gap", "gap_dense"])
+@pytest.mark.parametrize("head", ["gap", "gap_dense", "attention"])
 def test_a_model_maps_raw_pixels_to_one_probability_per_class(head):
     model = build_model(
         TrainParams(architecture="simple_cnn", head=head, cnn_blocks=2, cnn_filters=4, dense_units=8), 32, 5
@@ -93,3 +94,22 @@ def test_mixed_precision_computes_in_float16_keeps_scores_float32_and_restores_t
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert keras.mixed_precision.global_policy().name == "float32"
     assert build_model(TrainParams(cnn_blocks=1, cnn_filters=4), 32, 3).get_layer("pool").compute_dtype == "float32"
+
+
+@pytest.mark.parametrize("head", ["gmp", "attention"])
+def test_a_conditional_model_never_scores_a_flavour_above_its_family(tmp_path, head):
+    """`train.hierarchy: conditional`: each score is the class's own sigmoid times its parent's score."""
+    classes = ["Cans", "Cans/Slim", "Cans/Slim/Gold", "No Yerb"]
+    parents = Hierarchy.of(classes).parent_columns()
+    assert parents == [-1, 0, 1, -1]
+    cfg = TrainParams(architecture="simple_cnn", head=head, hierarchy="conditional", cnn_blocks=2, cnn_filters=4)
+    model = build_model(cfg, 32, len(classes), parents)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    scores = model.predict(pixels, verbose=0)
+    own = keras.Model(model.inputs, model.get_layer("own_scores").output).predict(pixels, verbose=0)
+    np.testing.assert_allclose(scores[:, 2], own[:, 2] * own[:, 1] * own[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(scores[:, 3], own[:, 3], rtol=1e-5)
+    assert (scores[:, 2] <= scores[:, 1]).all() and (scores[:, 1] <= scores[:, 0]).all()
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), scores, rtol=1e-5)

@@ -176,19 +176,82 @@ def precision_policy(mixed_precision: bool) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(before)
 
 
-def build_model(cfg: TrainParams, image_size: int, num_classes: int) -> keras.Model:
+@keras.saving.register_keras_serializable(package="yerbnet")
+class ConditionalScores(layers.Layer):
+    """A class's score times its parent's: ``P(Cans/Slim/Gold) = P(Gold | Cans/Slim) * P(Cans/Slim) * P(Cans)``.
+
+    ``train.hierarchy: conditional``. A flavour's own sigmoid then only has to tell flavours of
+    a family apart (its loss is small wherever the family is absent), and no flavour can
+    outscore its family. ``parents[c]`` is the column of class ``c``'s parent, or -1.
+    """
+
+    def __init__(self, parents: list[int], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.parents = list(parents)
+        depth = 0
+        for column in range(len(self.parents)):
+            chain, node = 0, column
+            while self.parents[node] >= 0:
+                chain, node = chain + 1, self.parents[node]
+            depth = max(depth, chain)
+        self.depth = depth
+
+    def call(self, own: keras.KerasTensor) -> keras.KerasTensor:
+        # Column len(parents) is a constant 1: the "parent" of every root.
+        gather = [p if p >= 0 else len(self.parents) for p in self.parents]
+        scores = own
+        for _ in range(self.depth):  # after `depth` rounds every chain is multiplied out
+            with_one = keras.ops.concatenate([scores, keras.ops.ones_like(own[:, :1])], axis=1)
+            scores = own * keras.ops.take(with_one, gather, axis=1)
+        return scores
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "parents": self.parents}
+
+
+@keras.saving.register_keras_serializable(package="yerbnet")
+class AttentionPooling(layers.Layer):
+    """Per class, a softmax over positions of its attention map weighs its evidence map into one logit."""
+
+    def call(self, evidence: keras.KerasTensor, attention: keras.KerasTensor) -> keras.KerasTensor:
+        classes = evidence.shape[-1]
+        evidence = keras.ops.reshape(evidence, (-1, evidence.shape[1] * evidence.shape[2], classes))
+        attention = keras.ops.reshape(attention, (-1, attention.shape[1] * attention.shape[2], classes))
+        return keras.ops.sum(keras.ops.softmax(attention, axis=1) * evidence, axis=1)
+
+
+def _attention_scores(x: keras.KerasTensor, num_classes: int, name: str) -> keras.KerasTensor:
+    """``head: attention``: each class scores every position of the feature map (a 1x1 conv) and pools the
+    scores with its own learned attention, between a max (one small can) and a mean (evidence spread out)."""
+    evidence = layers.Conv2D(num_classes, 1, name="class_evidence", dtype="float32")(x)
+    attention = layers.Conv2D(num_classes, 1, name="class_attention", dtype="float32")(x)
+    logits = AttentionPooling(name="attention_pool", dtype="float32")(evidence, attention)
+    return layers.Activation("sigmoid", name=name, dtype="float32")(logits)
+
+
+def build_model(cfg: TrainParams, image_size: int, num_classes: int, parents: list[int] | None = None) -> keras.Model:
+    """``parents``: each class's parent column (-1 for none), needed by ``train.hierarchy: conditional``."""
     if cfg.architecture not in BACKBONES:
         raise UserError(f"params.yaml: train.architecture = {cfg.architecture!r}; allowed: {' | '.join(BACKBONES)}")
     with precision_policy(cfg.mixed_precision):
         inputs = keras.Input((image_size, image_size, 3), name="pixels")
         x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
-        # gmp: "is this product anywhere in the photo" is a max over positions; an average
-        # dilutes a small can among the background.
-        pool = layers.GlobalMaxPooling2D if cfg.head == "gmp" else layers.GlobalAveragePooling2D
-        x = pool(name="pool")(x)
-        if cfg.head == "gap_dense":
-            x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
-        x = layers.Dropout(cfg.dropout, name="dropout")(x)
         # float32 whatever the policy: the sigmoid and the loss lose too much in float16
-        outputs = layers.Dense(num_classes, activation="sigmoid", name="scores", dtype="float32")(x)
+        name = "own_scores" if cfg.hierarchy == "conditional" else "scores"
+        if cfg.head == "attention":
+            x = layers.Dropout(cfg.dropout, name="dropout")(x)
+            own = _attention_scores(x, num_classes, name)
+        else:
+            # gmp: "is this product anywhere in the photo" is a max over positions; an average
+            # dilutes a small can among the background.
+            pool = layers.GlobalMaxPooling2D if cfg.head == "gmp" else layers.GlobalAveragePooling2D
+            x = pool(name="pool")(x)
+            if cfg.head == "gap_dense":
+                x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
+            x = layers.Dropout(cfg.dropout, name="dropout")(x)
+            own = layers.Dense(num_classes, activation="sigmoid", name=name, dtype="float32")(x)
+        if cfg.hierarchy == "conditional":
+            outputs = ConditionalScores(parents or [-1] * num_classes, name="scores", dtype="float32")(own)
+        else:
+            outputs = own
         return keras.Model(inputs, outputs, name=f"yerbnet_{cfg.architecture}_{cfg.head}")

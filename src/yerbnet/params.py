@@ -132,7 +132,9 @@ class AugmentParams:
 @dataclass(frozen=True)
 class TrainParams:
     architecture: Literal[ARCHITECTURES] = "simple_cnn"  # type: ignore[valid-type]
-    head: Literal["gap", "gap_dense", "gmp"] = "gmp"
+    head: Literal["gap", "gap_dense", "gmp", "attention"] = "gmp"
+    # conditional: a class's score is its own sigmoid times its parent's (models.ConditionalScores).
+    hierarchy: Literal["independent", "conditional"] = "independent"
     weights: str | None = None
     # With weights loaded: train the head on a frozen backbone first, then fine-tune.
     warmup_epochs: int = field(

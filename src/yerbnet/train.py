@@ -21,6 +21,7 @@ import tensorflow as tf
 from dvclive import Live
 from yerbnet import files, resume
 from yerbnet.callbacks import EpochSeededRandomness, EpochStepDVCLive, ThroughputLogger, ValidationRecall
+from yerbnet.classtree.decisions import Hierarchy
 from yerbnet.distributed import distribution_strategy, fit_across_workers
 from yerbnet.errors import UserError
 from yerbnet.input_pipeline import read_index, split_dataset
@@ -165,7 +166,8 @@ def start_run(
     index = read_index(shards_dir)
     train_split = index["splits"]["train"]
     with strategy.scope():
-        model = build_model(cfg, index["image_size"], len(index["classes"]))
+        parents = Hierarchy.of(index["classes"]).parent_columns()
+        model = build_model(cfg, index["image_size"], len(index["classes"]), parents)
     require_space(model, backup_root)
     backup, snapshot = resume.open_backup(backup_root, resume.fingerprint(cfg, index, seed), live_dir)
     loss = make_loss(cfg, train_split["positives"], train_split["records"])

@@ -39,6 +39,13 @@ class Hierarchy:
         links = tuple((index[c], index[p]) for c in by_depth if (p := parent(c)) in index)
         return cls(len(classes), links, index.get(NO_YERB))
 
+    def parent_columns(self) -> list[int]:
+        """Each class's parent column, -1 for a root: what ``models.ConditionalScores`` multiplies by."""
+        parents = [-1] * self.size
+        for child, par in self.links:
+            parents[child] = par
+        return parents
+
     def scores(self, raw: np.ndarray) -> np.ndarray:
         """Rule 1: a copy of ``raw`` (images x classes) where no parent scores below a child."""
         fixed = np.array(raw, dtype=np.float32, copy=True)
