@@ -160,6 +160,21 @@ def test_any_nesting_and_any_names_get_stable_unique_jpeg_names(tmp_path: Path) 
     assert all(r["shortcode"] == r["file"].removesuffix(".jpg") or r["carousel_index"] == 0 for r in rows)
 
 
+def test_a_photo_named_like_another_ones_fallback_name_does_not_stop_the_stage(tmp_path: Path) -> None:
+    png = encoded(Image.new("RGB", (8, 8), (9, 9, 9)), "PNG")
+    fallback = f"z__a_{hashlib.sha256(png).hexdigest()[:8]}.jpg"
+    write(tmp_path / "in" / fallback, jpeg((5, 5, 5)))  # top-level files are walked first
+    write(tmp_path / "in/z/a.jpg", jpeg((1, 2, 3)))
+    write(tmp_path / "in/z/a.png", png)
+
+    rows = run(tmp_path / "in", tmp_path / "raw")
+
+    by_original = {r["original"]: r["file"] for r in rows}
+    assert by_original[fallback] == fallback
+    assert by_original["z/a.jpg"] == "z__a.jpg"
+    assert by_original["z/a.png"] == f"z__a_{hashlib.sha256(png).hexdigest()[:16]}.jpg"
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [

@@ -333,9 +333,13 @@ class _Writer:
         return path.relative_to(self.root).as_posix()
 
     def _unique_name(self, stem: str, digest: str) -> str:
-        """``stem.jpg``, or ``stem_<hash>.jpg`` when another file already took that name (e.g. a.png beside a.jpg)."""
-        name = f"{stem}.jpg"
-        return f"{stem}_{digest[:8]}.jpg" if self.written.has_name(name) else name
+        """``stem.jpg``, or ``stem_<hash>.jpg`` when another file already took that name (e.g. a.png beside a.jpg),
+        with a longer hash, then a counter, while even that name is taken (a photo named like the fallback)."""
+        name, length = f"{stem}.jpg", 8
+        while self.written.has_name(name):
+            name = f"{stem}_{digest[:length]}.jpg" if length <= len(digest) else f"{stem}_{digest}_{length}.jpg"
+            length += 8
+        return name
 
     def _identify(self, path: Path) -> Photo:
         """Post, date and carousel index from instaloader's metadata, else its file name, else the path."""
