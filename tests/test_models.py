@@ -113,3 +113,20 @@ def test_a_conditional_model_never_scores_a_flavour_above_its_family(tmp_path, h
     model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), scores, rtol=1e-5)
+
+
+def test_test_time_crops_score_each_class_by_its_best_of_six_views(tmp_path):
+    """`train.test_time_crops: 0.75`: the photo and its four corner and centre crops, zoomed; max per class."""
+    cfg = TrainParams(architecture="simple_cnn", cnn_blocks=2, cnn_filters=4, test_time_crops=0.75)
+    model = build_model(cfg, 32, 3)
+    plain = build_model(TrainParams(**{**cfg.__dict__, "test_time_crops": None}), 32, 3)
+    plain.set_weights(model.get_weights())
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    crops = [pixels[:, t : t + 24, s : s + 24] for t, s in [(0, 0), (0, 8), (8, 0), (8, 8), (4, 4)]]
+    views = [pixels, *(keras.ops.convert_to_numpy(keras.ops.image.resize(c, (32, 32))) for c in crops)]
+    expected = np.max([plain.predict(v, verbose=0) for v in views], axis=0)
+    np.testing.assert_allclose(model.predict(pixels, verbose=0), expected, rtol=1e-5)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(reloaded.predict(pixels, verbose=0), expected, rtol=1e-5)
+    assert model(pixels, training=True).shape == (2, 3)  # training sees the photo alone

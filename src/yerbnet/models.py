@@ -229,13 +229,55 @@ def _attention_scores(x: keras.KerasTensor, num_classes: int, name: str) -> kera
     return layers.Activation("sigmoid", name=name, dtype="float32")(logits)
 
 
+@keras.saving.register_keras_serializable(package="yerbnet")
+class ZoomedViews(layers.Layer):
+    """``train.test_time_crops``: at inference, the photo and five crops of ``fraction`` of its side (the four
+    corners and the centre), each zoomed back to full size, stacked on the batch axis; in training, the photo.
+
+    A small product fills more of a zoomed crop; :class:`MaxOverViews` then keeps each class's best
+    view. Being layers of the saved model, the views serve evaluate, ``yerbnet predict`` and the export alike.
+    """
+
+    VIEWS = 6
+
+    def __init__(self, fraction: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fraction = fraction
+
+    def call(self, x: keras.KerasTensor, training: bool | None = None) -> keras.KerasTensor:
+        if training:
+            return x
+        side = x.shape[1]
+        crop = round(side * self.fraction)
+        corners = [(0, 0), (0, side - crop), (side - crop, 0), (side - crop, side - crop)]
+        starts = [*corners, ((side - crop) // 2, (side - crop) // 2)]
+        crops = [
+            keras.ops.image.resize(x[:, top : top + crop, left : left + crop, :], (side, side)) for top, left in starts
+        ]
+        return keras.ops.concatenate([x, *crops], axis=0)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "fraction": self.fraction}
+
+
+@keras.saving.register_keras_serializable(package="yerbnet")
+class MaxOverViews(layers.Layer):
+    """Each class's highest score over the :class:`ZoomedViews` of one photo (a product is there if a view sees it)."""
+
+    def call(self, scores: keras.KerasTensor, training: bool | None = None) -> keras.KerasTensor:
+        if training:
+            return scores
+        return keras.ops.max(keras.ops.reshape(scores, (ZoomedViews.VIEWS, -1, scores.shape[-1])), axis=0)
+
+
 def build_model(cfg: TrainParams, image_size: int, num_classes: int, parents: list[int] | None = None) -> keras.Model:
     """``parents``: each class's parent column (-1 for none), needed by ``train.hierarchy: conditional``."""
     if cfg.architecture not in BACKBONES:
         raise UserError(f"params.yaml: train.architecture = {cfg.architecture!r}; allowed: {' | '.join(BACKBONES)}")
     with precision_policy(cfg.mixed_precision):
         inputs = keras.Input((image_size, image_size, 3), name="pixels")
-        x = BACKBONES[cfg.architecture](inputs, cfg, resolve_weights(cfg.weights))
+        x = inputs if cfg.test_time_crops is None else ZoomedViews(cfg.test_time_crops, name="zoomed_views")(inputs)
+        x = BACKBONES[cfg.architecture](x, cfg, resolve_weights(cfg.weights))
         # float32 whatever the policy: the sigmoid and the loss lose too much in float16
         name = "own_scores" if cfg.hierarchy == "conditional" else "scores"
         if cfg.head == "attention":
@@ -254,4 +296,6 @@ def build_model(cfg: TrainParams, image_size: int, num_classes: int, parents: li
             outputs = ConditionalScores(parents or [-1] * num_classes, name="scores", dtype="float32")(own)
         else:
             outputs = own
+        if cfg.test_time_crops is not None:
+            outputs = MaxOverViews(name="max_over_views", dtype="float32")(outputs)
         return keras.Model(inputs, outputs, name=f"yerbnet_{cfg.architecture}_{cfg.head}")

@@ -135,6 +135,10 @@ class TrainParams:
     head: Literal["gap", "gap_dense", "gmp", "attention"] = "gmp"
     # conditional: a class's score is its own sigmoid times its parent's (models.ConditionalScores).
     hierarchy: Literal["independent", "conditional"] = "independent"
+    # Inference also scores four corner crops and a centre crop of this fraction of the side (models.ZoomedViews).
+    test_time_crops: float | None = field(
+        default=None, metadata=_check(lambda v: v is None or 0.5 <= v < 1, "a number from 0.5 to below 1, or null")
+    )
     weights: str | None = None
     # With weights loaded: train the head on a frozen backbone first, then fine-tune.
     warmup_epochs: int = field(
