@@ -40,9 +40,10 @@ def test_the_graph_squares_a_photo_exactly_as_fit_square(resize, size):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    build_model(TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4), 32, len(CLASSES)).save(
-        root / "model.keras"
-    )
+    # test_time_crops: the zoomed views are layers of the model, so every format must carry them
+    build_model(
+        TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, test_time_crops=0.8), 32, len(CLASSES)
+    ).save(root / "model.keras")
     write_info(root, ModelInfo(CLASSES, "pad", LIMITS))
     (root / "thresholds.json").write_text(json.dumps({"mode": "tuned", "thresholds": {"Cans": 0.3}}))
     return root
