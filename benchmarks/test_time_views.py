@@ -7,7 +7,9 @@ evaluate stage does, and prints test macro F1 (tuned and at 0.5) of the hierarch
 answers. Views: the photo alone; with the four corner and the centre crop of 0.8 or 0.65 of
 the side zoomed back to full size (what `train.test_time_crops` builds into the model); with
 the photo shifted a tenth of its side four ways. Each combines its views by the mean or by
-the max of each class's scores. Train the models with `train.test_time_crops: null`.
+the max of each class's scores. A model trained with `train.test_time_crops` is rebuilt
+without its built-in views (same weights, from the project's params.yaml), so "photo alone"
+is always the plain model.
 
     python benchmarks/test_time_views.py /tmp/yerbnet-realistic-xxxx [...]
 """
@@ -15,6 +17,7 @@ the max of each class's scores. Train the models with `train.test_time_crops: nu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,8 @@ import tensorflow as tf
 from yerbnet import metrics
 from yerbnet.classtree.decisions import Hierarchy
 from yerbnet.input_pipeline import read_index, split_dataset
+from yerbnet.models import build_model
+from yerbnet.params import load_params
 from yerbnet.saved_model import load_model
 
 
@@ -62,6 +67,18 @@ def combined(scores: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
         yield f"photo + {name}, max", scores[name].max(axis=0)
 
 
+def plain_model(project: Path, classes: list[str]) -> keras.Model:
+    """The project's trained model, without test-time views."""
+    model = load_model(project / "models" / "model.keras")
+    params = load_params(project / "params.yaml")
+    if params.train.test_time_crops is None:
+        return model
+    cfg = dataclasses.replace(params.train, test_time_crops=None, weights=None)
+    plain = build_model(cfg, params.image_size, len(classes), Hierarchy.of(classes).parent_columns())
+    plain.set_weights(model.get_weights())
+    return plain
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="+", type=Path)
@@ -69,8 +86,9 @@ def main() -> None:
     table: dict[str, list[tuple[float, float]]] = {}
     for project in args.projects:
         shards = project / "data" / "augmented"
-        hierarchy = Hierarchy.of(read_index(shards)["classes"])
-        model = load_model(project / "models" / "model.keras")
+        classes = read_index(shards)["classes"]
+        hierarchy = Hierarchy.of(classes)
+        model = plain_model(project, classes)
         val_targets, val_scores = scores_by_view(model, shards, "val")
         test_targets, test_scores = scores_by_view(model, shards, "test")
         for (name, val), (_, test) in zip(combined(val_scores), combined(test_scores), strict=True):

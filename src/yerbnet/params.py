@@ -133,9 +133,9 @@ class AugmentParams:
 class TrainParams:
     architecture: Literal[ARCHITECTURES] = "simple_cnn"  # type: ignore[valid-type]
     head: Literal["gap", "gap_dense", "gmp", "attention"] = "gmp"
-    # conditional: a class's score is its own sigmoid times its parent's (models.ConditionalScores).
+    # conditional: a class's score is its own sigmoid times its parent's (heads.ConditionalScores).
     hierarchy: Literal["independent", "conditional"] = "independent"
-    # Inference also scores four corner crops and a centre crop of this fraction of the side (models.ZoomedViews).
+    # Inference also scores four corner crops and a centre crop of this fraction of the side (heads.ZoomedViews).
     test_time_crops: float | None = field(
         default=None, metadata=_check(lambda v: v is None or 0.5 <= v < 1, "a number from 0.5 to below 1, or null")
     )

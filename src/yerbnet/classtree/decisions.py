@@ -40,7 +40,7 @@ class Hierarchy:
         return cls(len(classes), links, index.get(NO_YERB))
 
     def parent_columns(self) -> list[int]:
-        """Each class's parent column, -1 for a root: what ``models.ConditionalScores`` multiplies by."""
+        """Each class's parent column, -1 for a root: what ``heads.ConditionalScores`` multiplies by."""
         parents = [-1] * self.size
         for child, par in self.links:
             parents[child] = par
