@@ -10,12 +10,12 @@ NODE_STAMP := node_modules/.installed
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test lint format install lock clean-venv exps
+.PHONY: run test lint format install lock clean-venv exps chromium
 
 run: $(STAMP) $(if $(GPU),$(GPU_STAMP))
 	dvc repro
 
-test: lint $(NODE_STAMP)
+test: lint $(NODE_STAMP) chromium
 	python -m pytest
 
 # ruff, configured in pyproject.toml: lint rules and the code's format, checked (not changed) by `make test`.
@@ -47,6 +47,15 @@ $(GPU_STAMP): $(STAMP)
 $(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $(NODE_STAMP); \
 	else echo "npm not found: Azurite not installed (the Azure round trip in tests/test_remote.py needs Node.js)"; fi
+
+# Chromium, the headless browser tests/test_plots_offline.py renders `dvc plots` pages in (Debian's package).
+# Installed with apt-get when it is missing and make runs as root; otherwise make only warns (that test skips
+# without it, and fails in CI).
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	else echo "chromium not found: install it (apt-get install chromium) for the offline plots test"; fi
 
 # Re-pin every package after changing the dependencies in pyproject.toml.
 lock: $(STAMP)
