@@ -103,6 +103,8 @@ def test_a_conditional_model_never_scores_a_flavour_above_its_family(tmp_path, h
     parents = Hierarchy.of(classes).parent_columns()
     assert parents == [-1, 0, 1, -1]
     cfg = TrainParams(architecture="simple_cnn", head=head, hierarchy="conditional", cnn_blocks=2, cnn_filters=4)
+    with pytest.raises(ValueError, match="parent column"):
+        build_model(cfg, 32, len(classes))  # without the tree it would silently be independent
     model = build_model(cfg, 32, len(classes), parents)
     pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     scores = model.predict(pixels, verbose=0)

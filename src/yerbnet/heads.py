@@ -1,4 +1,4 @@
-"""What sits between a backbone's feature map and the saved model's scores, beyond a plain pooling head.
+"""What a model may add around its backbone beyond a plain pooling head.
 
 ``head: attention`` (:func:`attention_scores`), ``hierarchy: conditional``
 (:class:`ConditionalScores`) and ``test_time_crops`` (:class:`ZoomedViews` before the

@@ -200,7 +200,11 @@ def build_model(cfg: TrainParams, image_size: int, num_classes: int, parents: li
             x = layers.Dropout(cfg.dropout, name="dropout")(x)
             own = layers.Dense(num_classes, activation="sigmoid", name=name, dtype="float32")(x)
         if cfg.hierarchy == "conditional":
-            outputs = ConditionalScores(parents or [-1] * num_classes, name="scores", dtype="float32")(own)
+            if parents is None or len(parents) != num_classes:
+                raise ValueError(
+                    "train.hierarchy = conditional needs each class's parent column (Hierarchy.parent_columns)"
+                )
+            outputs = ConditionalScores(parents, name="scores", dtype="float32")(own)
         else:
             outputs = own
         if cfg.test_time_crops is not None:
