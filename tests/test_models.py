@@ -82,6 +82,17 @@ def test_a_stride_4_stem_at_twice_the_resolution_gives_the_feature_map_of_stride
     assert pooled_input(64, 4) == pooled_input(32, 2)
 
 
+def test_a_stride_4_stem_is_the_stride_2_stem_then_a_strided_3x3_conv():
+    def strided_convs(stride: int) -> list[tuple]:
+        backbone = build_model(TrainParams(cnn_blocks=1, cnn_filters=4, cnn_stem_stride=stride), 64, 3)
+        convs = [layer for layer in backbone.get_layer("simple_cnn").layers if isinstance(layer, keras.layers.Conv2D)]
+        return [(conv.kernel_size, conv.strides) for conv in convs if conv.strides != (1, 1)]
+
+    assert strided_convs(2) == [((5, 5), (2, 2))]
+    assert strided_convs(3) == [((7, 7), (3, 3))]
+    assert strided_convs(4) == [((5, 5), (2, 2)), ((3, 3), (2, 2))]
+
+
 def test_mixed_precision_computes_in_float16_keeps_scores_float32_and_restores_the_policy():
     cfg = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, mixed_precision=True)
     model = build_model(cfg, 32, 3)

@@ -27,7 +27,12 @@ def _to_unit_range(x: keras.KerasTensor) -> keras.KerasTensor:
 
 
 def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> keras.KerasTensor:
-    """The seed's from-scratch net: a strided stem (kernel 2 * stride + 1), then conv/pool blocks doubling in width.
+    """The seed's from-scratch net: a strided stem, then conv/pool blocks doubling in width.
+
+    The stem is one conv of kernel 2 * stride + 1, except at stride 4: there the stride-2 stem
+    followed by a stride-2 3x3 conv. A single 9x9 conv with 16 filters squeezes 48 pixel values a
+    position into 16 numbers and lost at 256 px on the realistic set (0.380 and 0.322 against 0.507
+    at 128 px, seed 42); the two convs keep a small can's detail (docs/results.md).
 
     Built as a nested model, like the keras.applications backbones, so that a trained one can be
     saved by ``yerbnet backbone`` and start another run (``train.weights``: a sim-to-real start).
@@ -36,7 +41,10 @@ def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> 
         raise UserError("params.yaml: train.weights = 'imagenet' does not exist for simple_cnn; allowed: null | a file")
     x = _to_unit_range(x)
     inputs = keras.Input(tuple(x.shape[1:]))
-    y = _conv_bn_relu(inputs, cfg.cnn_filters, kernel=2 * cfg.cnn_stem_stride + 1, strides=cfg.cnn_stem_stride)
+    first_stride = 2 if cfg.cnn_stem_stride == 4 else cfg.cnn_stem_stride
+    y = _conv_bn_relu(inputs, cfg.cnn_filters, kernel=2 * first_stride + 1, strides=first_stride)
+    if cfg.cnn_stem_stride == 4:
+        y = _conv_bn_relu(y, cfg.cnn_filters, kernel=3, strides=2)
     for block in range(1, cfg.cnn_blocks + 1):
         y = _conv_bn_relu(y, cfg.cnn_filters * 2**block, kernel=3, strides=1)
         y = layers.MaxPooling2D()(y)

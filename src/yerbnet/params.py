@@ -161,7 +161,7 @@ class TrainParams:
         default=3, metadata=_check(lambda v: 1 <= v <= 8, "an integer from 1 to 8 (simple_cnn depth)")
     )
     cnn_filters: int = field(default=16, metadata=_check(_positive, "an integer > 0 (simple_cnn first-block width)"))
-    # A stride-4 stem at twice the resolution costs what stride 2 does, and keeps small products' pixels.
+    # Stride 4 (two stride-2 convs) at twice the resolution: stride 2's feature map, small products' pixels kept.
     cnn_stem_stride: int = field(
         default=2, metadata=_check(lambda v: 1 <= v <= 4, "an integer from 1 to 4 (simple_cnn stem stride)")
     )
