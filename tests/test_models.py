@@ -84,8 +84,8 @@ def test_a_stride_4_stem_at_twice_the_resolution_gives_the_feature_map_of_stride
 
 def test_a_stride_4_stem_is_the_stride_2_stem_then_a_strided_3x3_conv():
     def strided_convs(stride: int) -> list[tuple]:
-        backbone = build_model(TrainParams(cnn_blocks=1, cnn_filters=4, cnn_stem_stride=stride), 64, 3)
-        convs = [layer for layer in backbone.get_layer("simple_cnn").layers if isinstance(layer, keras.layers.Conv2D)]
+        model = build_model(TrainParams(cnn_blocks=1, cnn_filters=4, cnn_stem_stride=stride), 64, 3)
+        convs = [layer for layer in model.get_layer("simple_cnn").layers if isinstance(layer, keras.layers.Conv2D)]
         return [(conv.kernel_size, conv.strides) for conv in convs if conv.strides != (1, 1)]
 
     assert strided_convs(2) == [((5, 5), (2, 2))]
