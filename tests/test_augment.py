@@ -10,7 +10,16 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from yerbnet.augment import INDEX, Draw, augment_dataset, augment_image, inverse_affine, photometric, warp
+from yerbnet.augment import (
+    INDEX,
+    Draw,
+    augment_dataset,
+    augment_image,
+    copies_per_image,
+    inverse_affine,
+    photometric,
+    warp,
+)
 from yerbnet.encode import Encoded
 from yerbnet.errors import UserError
 from yerbnet.input_pipeline import apply_draws, split_dataset
@@ -56,6 +65,26 @@ def test_only_train_gets_copies_and_counts_match(encoded, tmp_path):
     assert {s: v["records"] for s, v in index["splits"].items()} == {"train": 12, "val": 2, "test": 2}
     assert [s["records"] for s in index["splits"]["train"]["shards"]] == [5, 5, 2]
     assert index["splits"]["train"]["positives"] == [6, 6, 6]
+
+
+def test_images_of_rare_classes_get_more_copies_and_the_counts_follow():
+    # 8 train images: a flavour in 1 of them (1/8), a family in 4 (1/2), No Yerb in 4.
+    targets = np.array([[1, 1, 0]] + [[1, 0, 0]] * 3 + [[0, 0, 1]] * 4)
+    # threshold 0.5: the flavour's factor is sqrt(0.5 / 0.125) = 2, the others' 1
+    copies = copies_per_image(targets, AugmentParams(copies=3, repeat_threshold=0.5))
+    assert copies.tolist() == [7, 3, 3, 3, 3, 3, 3, 3]
+    assert copies_per_image(targets, AugmentParams(copies=3)).tolist() == [3] * 8
+
+
+def test_repeated_copies_reach_the_shards_and_the_loss_counts(encoded, tmp_path):
+    data, images = encoded
+    # train: Lemon in 2 of 4 images; threshold 1.0 gives them sqrt(1 / 0.5) x 2 records, rounded to 3
+    cfg = AugmentParams(copies=1, repeat_threshold=1.0)
+    index = augment_dataset(data, images, tmp_path / "out", cfg, 32, seed=1)
+    train = index["splits"]["train"]
+    assert train["records"] == 2 * 3 + 2 * 3  # No Yerb is in half the images too: same factor
+    assert train["positives"] == [6, 6, 6]
+    assert index["splits"]["val"]["records"] == 2
 
 
 def test_shards_are_byte_identical_whatever_the_number_of_workers(encoded, tmp_path):
@@ -204,7 +233,15 @@ def test_the_model_sees_the_pipeline_pixels_in_minus_one_to_one(encoded, tmp_pat
 
 @pytest.mark.parametrize(
     "key,value",
-    [("copies", -1), ("zoom", 2.0), ("brightness", 1.5), ("flip", 1), ("fill_mode", "mirror"), ("online", "yes")],
+    [
+        ("copies", -1),
+        ("repeat_threshold", 0),
+        ("zoom", 2.0),
+        ("brightness", 1.5),
+        ("flip", 1),
+        ("fill_mode", "mirror"),
+        ("online", "yes"),
+    ],
 )
 def test_absurd_augment_values_are_rejected_by_name(key, value):
     with pytest.raises(UserError, match=f"augment.{key} = "):

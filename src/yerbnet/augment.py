@@ -153,8 +153,25 @@ def _example(image: bytes, target: np.ndarray, image_id: str) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
+def copies_per_image(targets: np.ndarray, cfg: AugmentParams) -> np.ndarray:
+    """Augmented copies of each train image: ``cfg.copies``, more for images of rare classes.
+
+    With ``cfg.repeat_threshold`` t, repeat-factor sampling (Gupta et al., LVIS, 2019): a class
+    in a fraction f < t of the train images has the factor sqrt(t / f), an image takes the
+    largest factor among its classes, and its original plus copies are scaled by it. Rare
+    flavours then get more, differently augmented views instead of only a larger loss weight.
+    """
+    base = np.full(len(targets), cfg.copies, dtype=int)
+    if cfg.repeat_threshold is None or len(targets) == 0:
+        return base
+    frequency = targets.mean(axis=0)
+    class_factor = np.sqrt(cfg.repeat_threshold / np.maximum(frequency, 1e-12)).clip(min=1.0)
+    image_factor = np.where(targets > 0, class_factor, 1.0).max(axis=1, initial=1.0)
+    return np.rint((1 + base) * image_factor).astype(int) - 1
+
+
 def _records(
-    name: str, target: np.ndarray, images_dir: Path, cfg: AugmentParams, image_size: int, copies: int, seed: int
+    name: str, target: np.ndarray, copies: int, images_dir: Path, cfg: AugmentParams, image_size: int, seed: int
 ) -> list[bytes]:
     """The original and ``copies`` augmented versions of one image, as serialized examples."""
     path = images_dir / name
@@ -197,14 +214,14 @@ def augment_dataset(
             rows = encoded.frame[encoded.frame["split"] == split]
             if rows.empty:
                 raise UserError(f"split '{split}' has no images; add data or change encode.*_fraction")
-            copies = cfg.copies if split == "train" else 0
             targets = encoded.targets(split)
-            work = partial(_records, images_dir=images_dir, cfg=cfg, image_size=image_size, copies=copies, seed=seed)
-            jobs = ordered_map(pool, work, rows["image"], targets, window=workers * IN_FLIGHT_PER_WORKER)
-            total = len(rows) * (1 + copies)
+            copies = copies_per_image(targets, cfg) if split == "train" else np.zeros(len(rows), dtype=int)
+            work = partial(_records, images_dir=images_dir, cfg=cfg, image_size=image_size, seed=seed)
+            jobs = ordered_map(pool, work, rows["image"], targets, copies, window=workers * IN_FLIGHT_PER_WORKER)
+            total = int((1 + copies).sum())
             with tqdm(total=total, desc=f"augment {split}", unit="img") as progress:
                 shards = write_shards(_counted(jobs, progress), total, out_dir, split, cfg.shard_size)
-            positives = (targets.sum(axis=0) * (1 + copies)).astype(int).tolist()
+            positives = (targets * (1 + copies)[:, None]).sum(axis=0).astype(int).tolist()
             index["splits"][split] = {"images": len(rows), "records": total, "positives": positives, "shards": shards}
     files.write_json(out_dir / INDEX, index)
     return index

@@ -110,6 +110,10 @@ class EncodeParams:
 @dataclass(frozen=True)
 class AugmentParams:
     copies: int = field(default=3, metadata=_check(lambda v: 0 <= v <= 50, "an integer from 0 to 50"))
+    # Repeat-factor sampling: images of classes rarer than this fraction of train images get more copies.
+    repeat_threshold: float | None = field(
+        default=None, metadata=_check(lambda v: v is None or 0 < v <= 1, "a fraction from above 0 to 1, or null")
+    )
     rotation: float = field(
         default=0.1, metadata=_check(lambda v: 0 <= v <= 0.5, "a fraction of a full turn, 0 to 0.5")
     )
