@@ -67,7 +67,7 @@ def test_only_train_gets_copies_and_counts_match(encoded, tmp_path):
     assert index["splits"]["train"]["positives"] == [6, 6, 6]
 
 
-def test_images_of_rare_classes_get_more_copies_and_the_counts_follow():
+def test_images_of_rare_classes_get_more_copies():
     # 8 train images: a flavour in 1 of them (1/8), a family in 4 (1/2), No Yerb in 4.
     targets = np.array([[1, 1, 0]] + [[1, 0, 0]] * 3 + [[0, 0, 1]] * 4)
     # threshold 0.5: the flavour's factor is sqrt(0.5 / 0.125) = 2, the others' 1
@@ -83,6 +83,8 @@ def test_repeated_copies_reach_the_shards_and_the_loss_counts(encoded, tmp_path)
     index = augment_dataset(data, images, tmp_path / "out", cfg, 32, seed=1)
     train = index["splits"]["train"]
     assert train["records"] == 2 * 3 + 2 * 3  # No Yerb is in half the images too: same factor
+    assert sum(shard["records"] for shard in train["shards"]) == 12
+    assert sum(1 for _ in tf.data.TFRecordDataset([str(tmp_path / "out" / s["file"]) for s in train["shards"]])) == 12
     assert train["positives"] == [6, 6, 6]
     assert index["splits"]["val"]["records"] == 2
 
