@@ -65,6 +65,7 @@ def test_only_train_gets_copies_and_counts_match(encoded, tmp_path):
     assert {s: v["records"] for s, v in index["splits"].items()} == {"train": 12, "val": 2, "test": 2}
     assert [s["records"] for s in index["splits"]["train"]["shards"]] == [5, 5, 2]
     assert index["splits"]["train"]["positives"] == [6, 6, 6]
+    assert index["splits"]["train"]["images_per_class"] == [2, 2, 2]
 
 
 def test_images_of_rare_classes_get_more_copies():
@@ -86,6 +87,7 @@ def test_repeated_copies_reach_the_shards_and_the_loss_counts(encoded, tmp_path)
     assert sum(shard["records"] for shard in train["shards"]) == 12
     assert sum(1 for _ in tf.data.TFRecordDataset([str(tmp_path / "out" / s["file"]) for s in train["shards"]])) == 12
     assert train["positives"] == [6, 6, 6]
+    assert train["images_per_class"] == [2, 2, 2]
     assert index["splits"]["val"]["records"] == 2
 
 

@@ -173,10 +173,11 @@ def test_the_report_names_the_run_counts_images_and_flags_untuned_thresholds(run
 
 
 def test_counts_are_images_not_augmented_records():
+    # repeat-factor copies: the rare class's 2 images have 8 records, so records / images does not say it
     index = {
         "splits": {
-            "train": {"images": 10, "records": 40, "positives": [8, 40]},
-            "test": {"images": 5, "records": 5, "positives": [1, 5]},
+            "train": {"images": 10, "records": 40, "images_per_class": [2, 10], "positives": [8, 40]},
+            "test": {"images": 5, "records": 5, "images_per_class": [1, 5], "positives": [1, 5]},
         }
     }
     assert report.image_counts(index) == {"train": [2, 10], "test": [1, 5]}

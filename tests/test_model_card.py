@@ -25,9 +25,9 @@ def test_the_card_names_the_data_the_interval_and_the_classes_not_to_trust():
     results = _results({"Cans": 0.9, "Cans/Lemon": 0.4, "No Yerb": 0.95}, {"Cans": 12, "Cans/Lemon": 9, "No Yerb": 3})
     index = {
         "splits": {
-            "train": {"images": 10, "records": 40, "positives": [20, 8, 16]},
-            "val": {"images": 5, "records": 5, "positives": [2, 1, 3]},
-            "test": {"images": 5, "records": 5, "positives": [3, 1, 2]},
+            "train": {"images": 10, "records": 40, "images_per_class": [5, 2, 4], "positives": [20, 8, 16]},
+            "val": {"images": 5, "records": 5, "images_per_class": [2, 1, 3], "positives": [2, 1, 3]},
+            "test": {"images": 5, "records": 5, "images_per_class": [3, 1, 2], "positives": [3, 1, 2]},
         }
     }
     posts = pd.DataFrame(
@@ -35,7 +35,7 @@ def test_the_card_names_the_data_the_interval_and_the_classes_not_to_trust():
     )
     card = model_card.markdown(results, CLASSES, index, posts, "simple_cnn")
     assert "Source: directory; 3 photos scraped, posts dated 2021-03-04 to 2023-01-01" in card
-    assert "| Cans | 5 | 2 | 3 |" in card  # train records / 4 (three augmented copies): images, not records
+    assert "| Cans | 5 | 2 | 3 |" in card  # images, not the 20 records
     assert "95 % bootstrap interval over test images 0.610 to 0.780" in card
     assert "- Cans/Lemon: test F1 0.40" in card and "- No Yerb: 3 test images" in card
     assert "drawn by code" not in card  # only the synthetic source gets that warning

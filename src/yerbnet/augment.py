@@ -162,7 +162,7 @@ def copies_per_image(targets: np.ndarray, cfg: AugmentParams) -> np.ndarray:
     flavours then get more, differently augmented views instead of only a larger loss weight.
     """
     base = np.full(len(targets), cfg.copies, dtype=int)
-    if cfg.repeat_threshold is None or len(targets) == 0:
+    if cfg.repeat_threshold is None:
         return base
     frequency = targets.mean(axis=0)
     class_factor = np.sqrt(cfg.repeat_threshold / np.maximum(frequency, 1e-12)).clip(min=1.0)
@@ -221,8 +221,13 @@ def augment_dataset(
             total = int((1 + copies).sum())
             with tqdm(total=total, desc=f"augment {split}", unit="img") as progress:
                 shards = write_shards(_counted(jobs, progress), total, out_dir, split, cfg.shard_size)
-            positives = (targets * (1 + copies)[:, None]).sum(axis=0).astype(int).tolist()
-            index["splits"][split] = {"images": len(rows), "records": total, "positives": positives, "shards": shards}
+            index["splits"][split] = {
+                "images": len(rows),
+                "records": total,
+                "images_per_class": targets.sum(axis=0).astype(int).tolist(),
+                "positives": (targets * (1 + copies)[:, None]).sum(axis=0).astype(int).tolist(),  # records
+                "shards": shards,
+            }
     files.write_json(out_dir / INDEX, index)
     return index
 

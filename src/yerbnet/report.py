@@ -94,11 +94,8 @@ def confusion_table(confusions: Counter[tuple[str, str]], top: int = 10) -> str:
 
 
 def image_counts(index: dict) -> dict[str, list[int]]:
-    """Images per class in each split (not TFRecord records: every train image has ``copies + 1``)."""
-    return {
-        split: [n // (info["records"] // max(info["images"], 1)) for n in info["positives"]]
-        for split, info in index["splits"].items()
-    }
+    """Images per class in each split (not TFRecord records: train images have augmented copies)."""
+    return {split: info["images_per_class"] for split, info in index["splits"].items()}
 
 
 def counts_table(classes: list[str], counts: dict[str, list[int]]) -> str:
