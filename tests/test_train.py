@@ -10,7 +10,7 @@ from yerbnet.callbacks import ThroughputLogger
 from yerbnet.errors import UserError
 from yerbnet.params import TrainParams
 from yerbnet.sources.images import PhotoLimits
-from yerbnet.train import plan_phases, train
+from yerbnet.train import make_optimizer, plan_phases, train
 
 TINY = TrainParams(architecture="simple_cnn", cnn_blocks=1, cnn_filters=4, batch_size=8, epochs=3, patience=3)
 
@@ -192,3 +192,12 @@ def test_pretrained_weights_warm_up_the_head_then_fine_tune_the_top_layers_resum
         _train(tiny_shards, tmp_path / "resumed", cfg)
     monkeypatch.undo()
     assert _same_weights(straight, _train(tiny_shards, tmp_path / "resumed", cfg))
+
+
+@pytest.mark.parametrize(("weight_decay", "after"), [(0.0, 1.0), (0.5, 0.95)])
+def test_weight_decay_shrinks_weights_apart_from_the_gradient(weight_decay, after):
+    """With a zero gradient Adam moves nothing; decoupled decay still takes weight_decay x the rate (0.5 x 0.1)."""
+    cfg = TrainParams(weight_decay=weight_decay, lr_schedule="constant")
+    weight = keras.Variable(np.ones(3, dtype="float32"))
+    make_optimizer(cfg, learning_rate=0.1, steps=10).apply_gradients([(np.zeros(3, dtype="float32"), weight)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), after, rtol=1e-6)

@@ -174,6 +174,8 @@ class TrainParams:
     batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
     learning_rate: float = field(default=0.003, metadata=_check(_positive, "a number > 0"))
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    # Decoupled, as in AdamW: every step shrinks each weight by weight_decay x the learning rate.
+    weight_decay: float = field(default=0.0, metadata=_check(_non_negative, "a number >= 0 (0 = off)"))
     lr_schedule: Literal["constant", "cosine"] = "cosine"
     loss: Literal["bce", "weighted_bce", "focal"] = "weighted_bce"
     max_pos_weight: float = field(default=10.0, metadata=_check(lambda v: v >= 1, "a number >= 1"))

@@ -36,12 +36,15 @@ SPACE_MARGIN = 32 * 2**20  # dvclive logs, plots, file system slack
 
 
 def make_optimizer(cfg: TrainParams, learning_rate: float, steps: int) -> keras.optimizers.Optimizer:
-    """The optimizer, its learning rate optionally decayed to zero along a cosine over ``steps``."""
+    """The optimizer, its learning rate optionally decayed to zero along a cosine over ``steps``.
+
+    Keras applies ``weight_decay`` apart from the gradient (AdamW's decoupled decay), for every optimizer.
+    """
     rate = learning_rate
     if cfg.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    return optimizers[cfg.optimizer](learning_rate=rate)
+    return optimizers[cfg.optimizer](learning_rate=rate, weight_decay=cfg.weight_decay or None)
 
 
 def make_metrics(num_classes: int) -> list[keras.metrics.Metric]:
