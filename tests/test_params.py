@@ -26,6 +26,7 @@ def test_the_committed_params_file_is_valid_and_matches_the_defaults():
         ({"train": {"epochs": 0}}, "train.epochs = 0; allowed: an integer > 0"),
         ({"train": {"warmup_epochs": -1}}, "train.warmup_epochs = -1; allowed: an integer >= 0"),
         ({"train": {"weight_decay": -0.05}}, "train.weight_decay = -0.05; allowed: a number >= 0 (0 = off)"),
+        ({"train": {"cnn_fine_convs": 5}}, "train.cnn_fine_convs = 5; allowed: an integer from 0 to 4"),
         ({"train": {"unfreeze_layers": "top"}}, "train.unfreeze_layers = 'top'; allowed: an integer | all"),
         ({"train": {"batch_size": "32"}}, "train.batch_size = '32'; allowed: an integer"),
         ({"augment": {"copies": True}}, "augment.copies = True; allowed: an integer"),

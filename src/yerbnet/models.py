@@ -45,6 +45,8 @@ def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> 
     y = _conv_bn_relu(inputs, cfg.cnn_filters, kernel=2 * first_stride + 1, strides=first_stride)
     if cfg.cnn_stem_stride == 4:
         y = _conv_bn_relu(y, cfg.cnn_filters, kernel=3, strides=2)
+    for _ in range(cfg.cnn_fine_convs):
+        y = _conv_bn_relu(y, cfg.cnn_filters, kernel=3, strides=1)
     for block in range(1, cfg.cnn_blocks + 1):
         y = _conv_bn_relu(y, cfg.cnn_filters * 2**block, kernel=3, strides=1)
         y = layers.MaxPooling2D()(y)
@@ -55,7 +57,8 @@ def _simple_cnn(x: keras.KerasTensor, cfg: TrainParams, weights: str | None) -> 
         except ValueError as exc:  # layer shapes differ: another depth, width or stem
             raise UserError(
                 f"train.weights = {weights!r} does not fit simple_cnn with cnn_blocks {cfg.cnn_blocks}, "
-                f"cnn_filters {cfg.cnn_filters}, cnn_stem_stride {cfg.cnn_stem_stride} "
+                f"cnn_filters {cfg.cnn_filters}, cnn_stem_stride {cfg.cnn_stem_stride}, "
+                f"cnn_fine_convs {cfg.cnn_fine_convs} "
                 f"({str(exc).splitlines()[0][:160]})"
             ) from None
     return backbone(x)

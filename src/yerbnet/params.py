@@ -169,6 +169,10 @@ class TrainParams:
     cnn_stem_stride: int = field(
         default=2, metadata=_check(lambda v: 1 <= v <= 4, "an integer from 1 to 4 (simple_cnn stem stride)")
     )
+    # Extra 3x3 convs at the stem's resolution: depth where a small product's edges and colours still have pixels.
+    cnn_fine_convs: int = field(
+        default=0, metadata=_check(lambda v: 0 <= v <= 4, "an integer from 0 to 4 (simple_cnn convs after the stem)")
+    )
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
     dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
     batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
