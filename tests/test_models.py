@@ -94,14 +94,14 @@ def test_a_stride_4_stem_is_the_stride_2_stem_then_a_strided_3x3_conv():
 
 
 def test_fine_convs_add_3x3_convs_at_the_stems_resolution_before_the_first_pooling():
-    def convs_before_pooling(fine_convs: int) -> list[tuple]:
+    def conv_shapes(fine_convs: int) -> list[tuple]:
         cfg = TrainParams(cnn_blocks=1, cnn_filters=4, cnn_fine_convs=fine_convs)
         backbone = build_model(cfg, 32, 3).get_layer("simple_cnn")
         convs = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
         return [(conv.kernel_size, conv.strides, conv.output.shape[1:]) for conv in convs]
 
-    assert convs_before_pooling(0) == [((5, 5), (2, 2), (16, 16, 4)), ((3, 3), (1, 1), (16, 16, 8))]
-    assert convs_before_pooling(2)[1:3] == [((3, 3), (1, 1), (16, 16, 4))] * 2
+    assert conv_shapes(0) == [((5, 5), (2, 2), (16, 16, 4)), ((3, 3), (1, 1), (16, 16, 8))]
+    assert conv_shapes(2)[1:3] == [((3, 3), (1, 1), (16, 16, 4))] * 2
 
 
 def test_mixed_precision_computes_in_float16_keeps_scores_float32_and_restores_the_policy():
