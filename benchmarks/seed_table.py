@@ -28,11 +28,12 @@ def seed(run: dict[str, Any]) -> str:
 def row(name: str, runs: list[dict[str, Any]]) -> str:
     tuned = [r["macro_f1_tuned"] for r in runs]
     half = [r["macro_f1_at_half"] for r in runs]
+    micro = [r["micro_f1"] for r in runs]
     families = " / ".join(f"{mean(r['families'][f]['macro_f1'] for r in runs):.2f}" for f in runs[0]["families"])
     seeds = " / ".join(f"{seed(r)}: {r['macro_f1_tuned']:.3f}" for r in runs)
     spread = f"{mean(tuned):.3f} ({min(tuned):.3f}-{max(tuned):.3f})"
     data_set = Path(runs[0]["set"]).name
-    return f"| {name} | {data_set} | {seeds} | {spread} | {mean(half):.3f} | {families} |"
+    return f"| {name} | {data_set} | {seeds} | {spread} | {mean(half):.3f} | {mean(micro):.3f} | {families} |"
 
 
 def main() -> None:
@@ -43,8 +44,8 @@ def main() -> None:
     for path in args.runs:
         run = json.loads(path.read_text())
         groups[(lever(run), run["set"])].append(run)
-    print("| lever | set | macro F1 tuned, by seed | mean (range) | at 0.5, mean | flavours: Cans / Slim / Bottles |")
-    print("|---|---|---|---:|---:|---|")
+    print("| lever | set | macro F1 tuned, by seed | mean (range) | at 0.5, mean | micro F1, mean | flavours: Cans / Slim / Bottles |")
+    print("|---|---|---|---:|---:|---:|---|")
     for (name, _), runs in groups.items():
         print(row(name, sorted(runs, key=lambda r: r["overrides"])))
 
