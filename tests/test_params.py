@@ -61,7 +61,7 @@ def test_a_partial_file_fills_in_defaults(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"seed": 7, "train": {"epochs": 2}}))
     params = load_params(path)
-    assert (params.seed, params.train.epochs, params.train.batch_size) == (7, 2, 32)
+    assert (params.seed, params.train.epochs, params.train.batch_size) == (7, 2, 8)
 
 
 def test_numbers_are_read_as_yaml_1_2_the_way_dvc_writes_them(tmp_path):

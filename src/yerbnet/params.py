@@ -175,7 +175,7 @@ class TrainParams:
     )
     dense_units: int = field(default=256, metadata=_check(_positive, "an integer > 0"))
     dropout: float = field(default=0.2, metadata=_check(lambda v: 0 <= v < 1, "a number from 0 to below 1"))
-    batch_size: int = field(default=32, metadata=_check(_positive, "an integer > 0"))
+    batch_size: int = field(default=8, metadata=_check(_positive, "an integer > 0"))
     learning_rate: float = field(default=0.003, metadata=_check(_positive, "a number > 0"))
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
     # Decoupled, as in AdamW: every step shrinks each weight by weight_decay x the learning rate.
