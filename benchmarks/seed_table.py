@@ -44,7 +44,10 @@ def main() -> None:
     for path in args.runs:
         run = json.loads(path.read_text())
         groups[(lever(run), run["set"])].append(run)
-    print("| lever | set | macro F1 tuned, by seed | mean (range) | at 0.5, mean | micro F1, mean | flavours: Cans / Slim / Bottles |")
+    print(
+        "| lever | set | macro F1 tuned, by seed | mean (range) | at 0.5, mean | micro F1, mean"
+        " | flavours: Cans / Slim / Bottles |"
+    )
     print("|---|---|---|---:|---:|---:|---|")
     for (name, _), runs in groups.items():
         print(row(name, sorted(runs, key=lambda r: r["overrides"])))
