@@ -111,12 +111,15 @@ def test_records_round_trip_through_the_input_pipeline(encoded, tmp_path):
     assert pixels[1, 0, 16].max() < 10  # black padding above the 48x36 photo
 
 
-def test_padding_keeps_the_whole_photo_and_crop_takes_the_centre():
+def test_padding_keeps_the_whole_photo_crop_takes_the_centre_and_stretch_fills_the_square():
     image = Image.new("RGB", (40, 20), (255, 0, 0))
-    padded, cropped = fit_square(image, 20, "pad"), fit_square(image, 20, "crop")
-    assert padded.shape == cropped.shape == (20, 20, 3)
+    image.paste((0, 0, 255), (0, 0, 4, 20))  # a blue band down the left edge, 4 px of 40
+    padded, cropped, stretched = (fit_square(image, 20, mode) for mode in ("pad", "crop", "stretch"))
+    assert padded.shape == cropped.shape == stretched.shape == (20, 20, 3)
     assert padded[0, 10].tolist() == [0, 0, 0] and padded[10, 10].tolist() == [255, 0, 0]
     assert (cropped == [255, 0, 0]).all()
+    # stretched: no black bars, and the band, a tenth of the width, keeps a tenth of the square
+    assert (stretched[:, 0] == [0, 0, 255]).all() and (stretched[:, 10:] == [255, 0, 0]).all()
 
 
 def test_a_zero_turn_zero_shift_affine_is_the_identity():

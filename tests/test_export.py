@@ -26,7 +26,7 @@ SHAPES = [(30, 49), (49, 30), (32, 32), (7, 300), (1, 1), (129, 127), (250, 333)
 TOLERANCE = {"savedmodel": 1e-5, "tflite": 1e-3, "onnx": 1e-5}
 
 
-@pytest.mark.parametrize("resize", ["pad", "crop"])
+@pytest.mark.parametrize("resize", ["pad", "crop", "stretch"])
 @pytest.mark.parametrize("size", [32, 128])
 def test_the_graph_squares_a_photo_exactly_as_fit_square(resize, size):
     rng = np.random.default_rng(size)

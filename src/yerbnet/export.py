@@ -44,6 +44,11 @@ MODEL_NAMES = {"savedmodel": "savedmodel", "tflite": "model.tflite", "onnx": "mo
 ONNX_OPSET = 17  # onnxruntime 1.16 (2023) and later run it
 HIERARCHY_FILE = "hierarchy.json"
 README_FILE = "README.md"
+SQUARING = {
+    "pad": "pads it with black around the photo",
+    "crop": "crops the centre of the photo",
+    "stretch": "stretches the whole photo to a square, not keeping its aspect",
+}
 BITS = 22  # Pillow's fixed-point precision for 8-bit images (PRECISION_BITS in Resample.c)
 RULES = [
     "1. scores: raise each parent's score to at least its highest child's, deepest classes first",
@@ -87,15 +92,21 @@ def square_image(image: tf.Tensor, size: int, resize: str) -> tf.Tensor:
     """``fit_square`` in TensorFlow ops: ``uint8 [h, w, 3]`` -> ``float32 [size, size, 3]`` of whole numbers.
 
     Like Pillow: the square is cut from (``crop``) or padded with black around (``pad``) the
-    photo's centre, then resampled horizontally, rounded to bytes, and vertically.
+    photo's centre, or is the whole photo (``stretch``), then resampled horizontally, rounded
+    to bytes, and vertically.
     """
     import tensorflow as tf
 
     height, width = tf.shape(image)[0], tf.shape(image)[1]
-    side = tf.maximum(height, width) if resize == "pad" else tf.minimum(height, width)
+    if resize == "stretch":
+        across, down = _coefficients(width, 0, width, size), _coefficients(height, 0, height, size)
+    else:
+        side = tf.maximum(height, width) if resize == "pad" else tf.minimum(height, width)
+        across = _coefficients(width, _shift(width, side, resize), side, size)
+        down = _coefficients(height, _shift(height, side, resize), side, size)
     pixels = tf.transpose(tf.cast(image, tf.float32), [2, 0, 1])  # [3, h, w]
-    rows = _resample(pixels, _coefficients(width, _shift(width, side, resize), side, size))  # [3, h, size]
-    square = _resample(tf.transpose(rows, [0, 2, 1]), _coefficients(height, _shift(height, side, resize), side, size))
+    rows = _resample(pixels, across)  # [3, h, size]
+    square = _resample(tf.transpose(rows, [0, 2, 1]), down)
     return tf.transpose(square, [2, 1, 0])  # [size, size, 3]
 
 
@@ -258,8 +269,8 @@ Finds Guayakí products in a photo: {len(info.classes)} classes, multi-label, in
 ## Input and output
 
 - Input `image`: one photo, `uint8 [height, width, 3]`, RGB, any size.
-  The graph squares it ({"pads it with black around" if info.resize == "pad" else "crops the centre of"} the photo,
-  `resize: {info.resize}`) and resizes it to {size} x {size} with Pillow's bilinear filter, exactly.
+  The graph squares it ({SQUARING[info.resize]}, `resize: {info.resize}`)
+  and resizes it to {size} x {size} with Pillow's bilinear filter, exactly.
 - Output `scores`: `float32 [{len(info.classes)}]`, one sigmoid score per class in `{CLASSES_FILE}` order,
   before the class-tree rules.
 

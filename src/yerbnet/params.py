@@ -128,7 +128,9 @@ class AugmentParams:
     )
     contrast: float = field(default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the contrast, 0 to 1"))
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
-    resize: Literal["pad", "crop"] = "pad"
+    # stretch: the whole photo, every pixel of its short side kept, the aspect not (Keras' own default
+    # in image_dataset_from_directory).
+    resize: Literal["pad", "crop", "stretch"] = "pad"
     shard_size: int = field(default=1024, metadata=_check(_positive, "an integer > 0"))
     online: bool = False
 

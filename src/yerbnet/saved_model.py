@@ -31,7 +31,7 @@ THRESHOLDS_FILE = "thresholds.json"  # written by evaluate
 @dataclass(frozen=True)
 class ModelInfo:
     classes: list[str]
-    resize: str  # pad | crop, as augment squared the training photos
+    resize: str  # pad | crop | stretch, as augment squared the training photos
     limits: PhotoLimits  # as scrape normalised them
     epoch: int | None = None  # the epoch whose weights were kept (1-based, as Keras prints it)
 
