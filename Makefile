@@ -68,6 +68,7 @@ clean-venv:
 
 # The experiment table on one screen: summary metrics (test macro F1 first, best run first) and the
 # params that differ between runs; `dvc exp show --only-changed` adds per-class F1 and changed deps.
-# `--drop` patterns match from the start of a column's name; ARGS=--csv (or --md) for a file.
+# `--drop` patterns match from the start of a column's name; `--keep` shows macro F1 even where no
+# run changed it; ARGS=--csv (or --md) for a file.
 exps:
-	dvc exp show --only-changed --drop 'per_class_f1\.|.*/|Created' --sort-by macro_f1 --sort-order desc $(ARGS)
+	dvc exp show --only-changed --drop 'per_class_f1\.|.*/|Created' --keep '^macro_f1$$' --sort-by macro_f1 --sort-order desc $(ARGS)
