@@ -39,7 +39,9 @@ def encoded(tmp_path) -> tuple[Encoded, object]:
     for i, split in enumerate(["train"] * 4 + ["val"] * 2 + ["test"] * 2):
         name = f"img{i}.jpg"
         colour = (200, 200, 0) if i % 2 else (20, 120, 20)
-        Image.new("RGB", (48, 36), colour).save(images / name)
+        photo = Image.new("RGB", (48, 36), colour)
+        photo.paste((0, 0, 255), (0, 0, 8, 36))  # an edge for the turns and shifts to move
+        photo.save(images / name)
         lemon = int(i % 2 == 1)
         rows.append(
             {
@@ -100,7 +102,7 @@ def test_shards_are_byte_identical_whatever_the_number_of_workers(encoded, tmp_p
 
 def test_records_round_trip_through_the_input_pipeline(encoded, tmp_path):
     data, images = encoded
-    augment_dataset(data, images, tmp_path / "out", AugmentParams(copies=0), 32, seed=0)
+    augment_dataset(data, images, tmp_path / "out", AugmentParams(copies=0, resize="pad"), 32, seed=0)
     batches = list(split_dataset(tmp_path / "out", "val", batch_size=8, with_ids=True))
     pixels, targets, ids = (t.numpy() for t in batches[0])
     assert pixels.shape == (2, 32, 32, 3) and pixels.dtype == np.float32

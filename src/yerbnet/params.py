@@ -130,7 +130,7 @@ class AugmentParams:
     fill_mode: Literal["nearest", "constant", "reflect", "wrap"] = "nearest"
     # stretch: the whole photo, every pixel of its short side kept, the aspect not (Keras' own default
     # in image_dataset_from_directory).
-    resize: Literal["pad", "crop", "stretch"] = "pad"
+    resize: Literal["pad", "crop", "stretch"] = "stretch"
     shard_size: int = field(default=1024, metadata=_check(_positive, "an integer > 0"))
     online: bool = False
 

@@ -58,7 +58,7 @@ def _walk(targets: list[Path]) -> Iterator[Path]:
 
 def read_image(path: Path, size: int, resize: str, limits: PhotoLimits) -> np.ndarray:
     """The photo as training saw it: normalised as scrape did (upright, RGB, within the limits),
-    then squared (``pad`` or ``crop``) and resized to ``size`` as augment did."""
+    then squared (``pad``, ``crop`` or ``stretch``) and resized to ``size`` as augment did."""
     return fit_square(load_rgb(path.read_bytes(), limits.max_pixels, limits.max_side), size, resize)
 
 
