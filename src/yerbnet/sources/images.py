@@ -87,12 +87,11 @@ def fit_square(image: Image.Image, size: int, resize: str) -> np.ndarray:
     """Resize to ``size`` x ``size``: keep the aspect and pad with black or crop the centre, or ``stretch``
     the whole photo (a small product keeps more of its pixels along the photo's short side)."""
     image = image.convert("RGB")
-    if resize == "stretch":
-        # Across, then down, as two calls: Pillow picks the order of a two-way resize itself, and the
-        # exported graph (export.square_image) must match it bit for bit.
-        across = image.resize((size, image.height), Image.Resampling.BILINEAR)
-        return np.asarray(across.resize((size, size), Image.Resampling.BILINEAR))
-    side = max(image.size) if resize == "pad" else min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side))  # crop outside the image pads with black
-    return np.asarray(square.resize((size, size), Image.Resampling.BILINEAR))
+    if resize != "stretch":
+        side = max(image.size) if resize == "pad" else min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))  # crop outside the image pads with black
+    # Across, then down, as two calls: Pillow picks the order of a two-way resize itself (down first for
+    # some tall photos), and the exported graph (export.square_image) must match it bit for bit.
+    across = image.resize((size, image.height), Image.Resampling.BILINEAR)
+    return np.asarray(across.resize((size, size), Image.Resampling.BILINEAR))
