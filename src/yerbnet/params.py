@@ -122,7 +122,7 @@ class AugmentParams:
     )
     # Off by default: a flipped product label reads backwards.
     flip: bool = False
-    zoom: float = field(default=0.3, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
+    zoom: float = field(default=0.15, metadata=_check(lambda v: 0 <= v <= 0.9, "a fraction of the scale, 0 to 0.9"))
     brightness: float = field(
         default=0.0, metadata=_check(lambda v: 0 <= v <= 1, "a fraction of the 0-255 range, 0 to 1")
     )
